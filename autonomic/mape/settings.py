@@ -1,0 +1,100 @@
+"""How a manager runs: bindings, interval, triggers, mode. Values, set from blueprints or code."""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+__all__ = ["HistoryRule", "ManagementSpec", "ManagerSettings", "Mode", "PolicyBinding", "Threshold", "Triggers"]
+
+
+class Mode(enum.StrEnum):
+    """What a manager does with its decisions."""
+
+    ENFORCE = "enforce"  # run the actions
+    DRY_RUN = "dry-run"  # journal the decision, call nothing
+    PAUSED = "paused"  # no rounds at all
+
+
+@attrs.frozen(kw_only=True)
+class HistoryRule:
+    """Append a field of a package's decision to a named history each round.
+
+    The record is ``{key: decision[field], "time": now}``; ``seed_sensor``
+    seeds an empty history with ``{key: sensors[seed_sensor]}`` on first sight.
+    """
+
+    field: str
+    history: str
+    key: str
+    seed_sensor: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PolicyBinding:
+    """A Rego package bound to an entity: ``data.<package>.decision`` is evaluated each round."""
+
+    package: str
+    histories: tuple[HistoryRule, ...] = ()
+
+    @property
+    def path(self) -> str:
+        """The decision's data path."""
+        return f"data.{self.package}.decision"
+
+
+@attrs.frozen(kw_only=True)
+class Threshold:
+    """Trigger a round when a sensor crosses ``above`` or ``below`` (of the entity or, with ``children``, a child)."""
+
+    sensor: str
+    above: float | None = None
+    below: float | None = None
+    children: bool = False
+
+    def crossed(self, old: object, new: object) -> bool:
+        """Whether ``old`` → ``new`` crosses into the watched region."""
+        if not isinstance(new, (int, float)) or isinstance(new, bool):
+            return False
+        o = old if isinstance(old, (int, float)) and not isinstance(old, bool) else None
+        if self.above is not None and new > self.above and (o is None or o <= self.above):
+            return True
+        return self.below is not None and new < self.below and (o is None or o >= self.below)
+
+
+@attrs.frozen(kw_only=True)
+class Triggers:
+    """What starts a round early (besides the interval)."""
+
+    #: sensors of the entity whose change triggers a round
+    sensors: tuple[str, ...] = ()
+    #: sensors of the children whose change triggers a round
+    child_sensors: tuple[str, ...] = ()
+    thresholds: tuple[Threshold, ...] = ()
+    escalations: bool = True
+    #: lifecycle, up or ready changes of the entity or a child
+    lifecycle: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class ManagerSettings:
+    """Timing and behaviour of one manager."""
+
+    interval: float = 10.0
+    min_gap: float = 1.0
+    mode: Mode = Mode.ENFORCE
+    triggers: Triggers = attrs.field(factory=Triggers)
+    history_retention_s: float = 3600.0
+    history_sensors: tuple[str, ...] = ()
+    poll_timeout: float = 10.0
+    #: cooldowns per effector name (seconds), on top of what effectors declare
+    cooldowns: dict[str, float] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class ManagementSpec:
+    """Everything needed to manage one entity."""
+
+    bindings: tuple[PolicyBinding, ...]
+    settings: ManagerSettings = attrs.field(factory=ManagerSettings)

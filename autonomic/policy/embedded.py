@@ -1,0 +1,141 @@
+"""The embedded policy engine: regorus, in process.
+
+Modules are parsed once per thread and evaluated many times. A regorus engine
+must stay on the thread that made it (using it elsewhere panics with an
+exception that is not an ``Exception``), so each thread gets its own, built
+from the same :class:`PolicySet`. Results cross the boundary as JSON, which
+keeps ``null`` apart from undefined and sets of objects intact.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+import regorus
+
+from autonomic.clock import Clock, SystemClock
+from autonomic.errors import PolicyError
+from autonomic.policy.engine import UNDEFINED, PolicySet, check_data_path
+
+__all__ = ["EmbeddedEngine", "policy_error_from"]
+
+_LOCATION = re.compile(r"-->\s*(?P<loc>[^\n]+?:\d+:\d+)")
+_ERROR = re.compile(r"^error:\s*(?P<msg>.+)$", re.MULTILINE)
+
+
+def policy_error_from(exc: BaseException, *, path: str | None = None) -> PolicyError:
+    """Turn a regorus exception into a :class:`PolicyError`: file and line, no Rust backtrace."""
+    text = str(exc).split("Stack backtrace:", 1)[0].strip()
+    loc = _LOCATION.search(text)
+    err = _ERROR.search(text)
+    message = err.group("msg").strip() if err else (text.splitlines()[-1] if text else type(exc).__name__)
+    return PolicyError(message, location=loc.group("loc").strip() if loc else None, path=path)
+
+
+class EmbeddedEngine:
+    """The default engine: regorus in process, one compiled engine per thread.
+
+    ``offload`` evaluates on worker threads (so a slow policy cannot stall the
+    event loop, and ``timeout`` applies); it is off under a virtual clock, where
+    evaluation runs inline to keep scenarios deterministic.
+    """
+
+    def __init__(
+        self,
+        policies: PolicySet,
+        *,
+        offload: bool = False,
+        timeout: float = 5.0,
+        clock: Clock | None = None,
+        max_threads: int = 2,
+    ) -> None:
+        self._policies = policies
+        self._offload = offload
+        self._timeout = timeout
+        self._clock = clock or SystemClock()
+        self._local = threading.local()
+        self._limiter = anyio.CapacityLimiter(max_threads) if offload else None
+        self._version = policies.version
+        self._local.engine = self._compile()  # fail fast on syntax errors
+
+    @classmethod
+    def from_paths(cls, paths: Iterable[str | Path], **kw: Any) -> EmbeddedEngine:
+        """Load Rego files and folders (tests excluded from folders) into a new engine."""
+        return cls(PolicySet.from_paths(paths), **kw)
+
+    @property
+    def name(self) -> str:
+        """``embedded``."""
+        return "embedded"
+
+    @property
+    def version(self) -> str:
+        """The policy version."""
+        return self._version
+
+    @property
+    def packages(self) -> Sequence[str]:
+        """The packages loaded."""
+        return self._policies.packages
+
+    @property
+    def policies(self) -> PolicySet:
+        """The loaded sources."""
+        return self._policies
+
+    def _compile(self) -> Any:
+        engine = regorus.Engine()
+        for src in self._policies.sources:
+            try:
+                engine.add_policy(src.path, src.text)
+            except Exception as exc:
+                raise policy_error_from(exc) from None
+        return engine
+
+    def _engine(self) -> Any:
+        engine = getattr(self._local, "engine", None)
+        if engine is None:
+            engine = self._local.engine = self._compile()
+        return engine
+
+    def evaluate_sync(self, path: str, input_doc: Any = None, *, input_json: str | None = None) -> Any:
+        """Evaluate on the calling thread; the value, or :data:`UNDEFINED`."""
+        check_data_path(path)
+        if input_json is None:
+            try:
+                input_json = json.dumps(input_doc, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise PolicyError(f"input is not JSON: {exc}", path=path) from None
+        engine = self._engine()
+        try:
+            engine.set_input_json(input_json)
+            raw = engine.eval_query_as_json(path)
+        except Exception as exc:
+            raise policy_error_from(exc, path=path) from None
+        result = json.loads(raw).get("result") or []
+        if not result:
+            return UNDEFINED
+        return result[0]["expressions"][0]["value"]
+
+    async def evaluate(self, path: str, input_json: str) -> Any:
+        """Evaluate, on a worker thread under the timeout when offloading, else inline."""
+        if not self._offload:
+            return self.evaluate_sync(path, input_json=input_json)
+        try:
+            async with self._clock.timeout(self._timeout):
+                return await anyio.to_thread.run_sync(
+                    lambda: self.evaluate_sync(path, input_json=input_json),
+                    limiter=self._limiter,
+                    abandon_on_cancel=True,
+                )
+        except TimeoutError:
+            raise PolicyError(f"evaluation timed out after {self._timeout:g} s", path=path) from None
+
+    async def aclose(self) -> None:
+        """Nothing to release: engines go with their threads."""
