@@ -10,6 +10,7 @@ simulations use it directly.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+import weakref
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -30,8 +31,8 @@ from autonomic.policy.engine import PolicyEngine
 
 __all__ = ["EntityFactory", "Runtime"]
 
-#: builds an entity (and says how to manage it) from a blueprint-style spec
-EntityFactory = Callable[[Mapping[str, Any], str], tuple[Entity, dict[str, ManagementSpec]]]
+#: builds an entity from a blueprint-style spec, with the management of each entity in it
+EntityFactory = Callable[[Mapping[str, Any], str], tuple[Entity, list[tuple[Entity, ManagementSpec]]]]
 
 
 @attrs.define(eq=False)
@@ -61,6 +62,10 @@ class Runtime:
     _log: Any = attrs.field(init=False, factory=lambda: structlog.get_logger("autonomic.runtime"))
     _loggers: dict[str, Any] = attrs.field(init=False, factory=dict)
     _started: bool = attrs.field(init=False, default=False)
+    #: management for entities built but not attached yet (their ids are known only then)
+    _pending: weakref.WeakKeyDictionary[Entity, ManagementSpec] = attrs.field(
+        init=False, factory=weakref.WeakKeyDictionary
+    )
 
     def __attrs_post_init__(self) -> None:
         self.executor = Executor(self.clock, self.knowledge, self.metrics)
@@ -79,6 +84,9 @@ class Runtime:
         self.knowledge.graph.add(entity.id, entity.type_name, parent.id if parent else None, entity.depends_on)
         if self.metrics is not None:
             self.metrics.entities.inc()
+        pending = self._pending.pop(entity, None)
+        if pending is not None:
+            self.management[entity.id] = pending
         spec = self.management.get(entity.id)
         if spec is not None and self._started:
             self._start_manager(entity, spec)
@@ -147,8 +155,8 @@ class Runtime:
         if self.factory is None:
             raise RuntimeError("this runtime has no entity factory (it was not built from a blueprint)")
         entity, management = self.factory(spec, name)
-        for rel_id, mspec in management.items():
-            self.management[rel_id] = mspec
+        for e, mspec in management:
+            self._pending[e] = mspec
         return entity
 
     # -- managers ------------------------------------------------------------------------

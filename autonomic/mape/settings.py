@@ -6,7 +6,8 @@ import enum
 
 import attrs
 
-__all__ = ["HistoryRule", "ManagementSpec", "ManagerSettings", "Mode", "PolicyBinding", "Threshold", "Triggers"]
+__all__ = [
+    "LIBRARY_HISTORIES","HistoryRule", "ManagementSpec", "ManagerSettings", "Mode", "PolicyBinding", "Threshold", "Triggers"]
 
 
 class Mode(enum.StrEnum):
@@ -37,6 +38,11 @@ class PolicyBinding:
 
     package: str
     histories: tuple[HistoryRule, ...] = ()
+
+    @classmethod
+    def for_package(cls, package: str, histories: tuple[HistoryRule, ...] = ()) -> PolicyBinding:
+        """A binding with the library's history conventions for ``package`` plus ``histories``."""
+        return cls(package=package, histories=LIBRARY_HISTORIES.get(package, ()) + histories)
 
     @property
     def path(self) -> str:
@@ -98,3 +104,12 @@ class ManagementSpec:
 
     bindings: tuple[PolicyBinding, ...]
     settings: ManagerSettings = attrs.field(factory=ManagerSettings)
+
+
+#: what the framework records for the library's packages (see docs/policies.md, "Knowledge")
+LIBRARY_HISTORIES: dict[str, tuple[HistoryRule, ...]] = {
+    "autonomic.scaling": (
+        HistoryRule(field="recommendation", history="recommendations", key="replicas", seed_sensor="replicas"),
+    ),
+    "autonomic.scaling.bounds": (HistoryRule(field="recommendation", history="desired_sizes", key="size"),),
+}

@@ -25,6 +25,12 @@ from autonomic.policy.engine import UNDEFINED, PolicySet, check_data_path
 
 __all__ = ["EmbeddedEngine", "policy_error_from"]
 
+#: compiled engines of this thread, by policy version. Module level on purpose: a regorus
+#: engine must also be *dropped* on its own thread, and a per-instance threading.local
+#: would drop every thread's engines from whichever thread collects the instance.
+_THREAD_ENGINES = threading.local()
+_ENGINES_PER_THREAD = 8
+
 _LOCATION = re.compile(r"-->\s*(?P<loc>[^\n]+?:\d+:\d+)")
 _ERROR = re.compile(r"^error:\s*(?P<msg>.+)$", re.MULTILINE)
 
@@ -59,10 +65,10 @@ class EmbeddedEngine:
         self._offload = offload
         self._timeout = timeout
         self._clock = clock or SystemClock()
-        self._local = threading.local()
         self._limiter = anyio.CapacityLimiter(max_threads) if offload else None
         self._version = policies.version
-        self._local.engine = self._compile()  # fail fast on syntax errors
+        self._key = f"{self._version}:{len(policies.sources)}"
+        self._engine()  # fail fast on syntax errors
 
     @classmethod
     def from_paths(cls, paths: Iterable[str | Path], **kw: Any) -> EmbeddedEngine:
@@ -99,9 +105,15 @@ class EmbeddedEngine:
         return engine
 
     def _engine(self) -> Any:
-        engine = getattr(self._local, "engine", None)
+        cache: dict[str, Any] | None = getattr(_THREAD_ENGINES, "cache", None)
+        if cache is None:
+            cache = _THREAD_ENGINES.cache = {}
+        engine = cache.pop(self._key, None)
         if engine is None:
-            engine = self._local.engine = self._compile()
+            engine = self._compile()
+        cache[self._key] = engine  # most recently used last
+        while len(cache) > _ENGINES_PER_THREAD:
+            del cache[next(iter(cache))]  # dropped here, on its own thread
         return engine
 
     def evaluate_sync(self, path: str, input_doc: Any = None, *, input_json: str | None = None) -> Any:

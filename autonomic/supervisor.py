@@ -1,0 +1,128 @@
+"""The supervisor daemon: a blueprint's tree, its managers, Knowledge and metrics, until told to stop."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import attrs
+import structlog
+
+from autonomic.blueprint.load import Blueprint
+from autonomic.blueprint.model import EngineSpec, StoreSpec
+from autonomic.clock import Clock, SystemClock
+from autonomic.errors import BlueprintError
+from autonomic.knowledge.knowledge import Knowledge
+from autonomic.knowledge.memory import MemoryStore
+from autonomic.knowledge.sqlite import SQLiteStore
+from autonomic.knowledge.store import KnowledgeStore
+from autonomic.observability import Metrics
+from autonomic.policy.embedded import EmbeddedEngine
+from autonomic.policy.engine import PolicyEngine, PolicySet
+from autonomic.runtime import Runtime
+
+__all__ = ["Supervisor", "make_engine", "make_store"]
+
+
+def make_engine(spec: EngineSpec, policies: PolicySet, clock: Clock) -> PolicyEngine:
+    """The policy engine a blueprint asks for."""
+    if spec.type == "embedded":
+        return EmbeddedEngine(policies, offload=not clock.is_virtual, timeout=spec.timeout, clock=clock)
+    raise BlueprintError([f"engine: type {spec.type!r} is not available in this build"])
+
+
+def make_store(spec: StoreSpec, base_dir: Path) -> KnowledgeStore:
+    """The knowledge store a blueprint asks for."""
+    if spec.type == "memory":
+        return MemoryStore()
+    path = Path(spec.path)
+    return SQLiteStore(path if path.is_absolute() else base_dir / path, durability=spec.durability)
+
+
+@attrs.define
+class Supervisor:
+    """Runs one blueprint. ``run`` returns when a signal, ``duration`` or ``stop()`` ends it."""
+
+    blueprint: Blueprint
+    clock: Clock = attrs.field(factory=SystemClock)
+    store: KnowledgeStore | None = None
+    metrics: Metrics = attrs.field(factory=Metrics)
+    log: Any = attrs.field(factory=lambda: structlog.get_logger("autonomic.supervisor"))
+    runtime: Runtime | None = attrs.field(init=False, default=None)
+    _stop: anyio.Event = attrs.field(init=False, factory=anyio.Event)
+
+    def stop(self) -> None:
+        """Ask the supervisor to shut down."""
+        self._stop.set()
+
+    async def _on_signals(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                self.log.info("signal", signal=signal.Signals(signum).name, action="shutting down")
+                self.stop()
+                return
+
+    async def _stop_after(self, seconds: float) -> None:
+        await self.clock.sleep(seconds)
+        self.log.info("duration_reached", seconds=seconds)
+        self.stop()
+
+    async def run(
+        self,
+        *,
+        duration: float | None = None,
+        handle_signals: bool = True,
+        on_ready: Callable[[Runtime], None] | None = None,
+    ) -> int:
+        """Build, run, and on stop: hold new actions, drain in-flight ones, flush Knowledge. Returns 0."""
+        bp = self.blueprint
+        store = self.store or make_store(bp.store, bp.base_dir)
+        knowledge = Knowledge(store, self.clock)
+        engine = make_engine(bp.engine, bp.policies, self.clock)
+        root, managed = bp.build()
+        await knowledge.open()
+        try:
+            runtime = Runtime(
+                root,
+                engine,
+                knowledge,
+                self.clock,
+                management={e.id: spec for e, spec in managed},
+                metrics=self.metrics,
+                factory=bp.factory,
+                restore_state=True,
+                drain_timeout=bp.supervisor.drain_timeout,
+            )
+            self.runtime = runtime
+            self.log.info(
+                "supervisor_start",
+                blueprint=bp.file,
+                entities=sum(1 for _ in root.walk()),
+                managers=len(managed),
+                engine=engine.name,
+                policy_version=engine.version,
+                store=type(store).__name__,
+            )
+            async with anyio.create_task_group() as tg:
+                if handle_signals:
+                    tg.start_soon(self._on_signals)
+                if duration is not None:
+                    tg.start_soon(self._stop_after, duration)
+                async with runtime.running():
+                    if on_ready is not None:
+                        on_ready(runtime)
+                    await self._stop.wait()
+                    runtime.executor.stop_accepting()
+                    if bp.supervisor.stop_on_exit:
+                        with anyio.move_on_after(bp.supervisor.drain_timeout):
+                            await root.stop()
+                tg.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await knowledge.close()
+                await engine.aclose()
+        self.log.info("supervisor_stop", rounds=sum(m.rounds_run for m in runtime.managers.values()))
+        return 0
