@@ -6,6 +6,7 @@ One converter serves every edge, and its errors come back as
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, TypeVar
 
@@ -32,7 +33,7 @@ def _strict_int(value: Any, _: type[Any]) -> int:
 def _strict_float(value: Any, _: type[Any]) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"expected a number, got {type(value).__name__} {value!r:.40}")
-    if value != value or value in (float("inf"), float("-inf")):
+    if not math.isfinite(value):
         raise ValueError(f"expected a finite number, got {value!r}")
     return float(value)
 

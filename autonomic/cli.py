@@ -39,6 +39,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from autonomic.blueprint import load_blueprint
     from autonomic.knowledge.memory import MemoryStore
     from autonomic.knowledge.sqlite import SQLiteStore
+    from autonomic.knowledge.store import KnowledgeStore
     from autonomic.observability import configure_logging
     from autonomic.supervisor import Supervisor
 
@@ -49,7 +50,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         for p in exc.problems:
             print(p, file=sys.stderr)
         return 1
-    store = None
+    store: KnowledgeStore | None = None
     if args.store == "memory":
         store = MemoryStore()
     elif args.store:

@@ -17,7 +17,7 @@ import math
 import types
 import typing
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import attrs
 
@@ -64,8 +64,7 @@ class EffectorSpec:
         return {
             "name": self.name,
             "params": [
-                {"name": p.name, "type": p.type_name, "required": p.required, "default": p.default}
-                for p in self.params
+                {"name": p.name, "type": p.type_name, "required": p.required, "default": p.default} for p in self.params
             ],
             "timeout": self.timeout,
             "idempotent": self.idempotent,
@@ -91,7 +90,7 @@ def effector(
         raise ValueError(f"effector timeout must be a positive number of seconds, got {timeout!r}")
 
     def decorate(fn: F) -> F:
-        if not inspect.iscoroutinefunction(fn):
+        if not inspect.iscoroutinefunction(cast(Any, fn)):  # keep F: the guard would narrow it
             raise TypeError(f"effector {fn.__qualname__} must be an async method")
         setattr(
             fn,
@@ -143,7 +142,9 @@ def _kinds(hint: Any, where: str) -> tuple[tuple[type[Any], ...], bool]:
     if base is typing.Any:
         return (object,), True
     if base not in _SUPPORTED:
-        raise TypeError(f"effector {where}: unsupported parameter type {hint!r} (use int, float, str, bool, list, dict)")
+        raise TypeError(
+            f"effector {where}: unsupported parameter type {hint!r} (use int, float, str, bool, list, dict)"
+        )
     return (base,), False
 
 

@@ -79,7 +79,7 @@ class Aggregate(ChildEnricher):
     no values are 0; the mean, min and max of no values are unknown (None).
     """
 
-    source: str  # type: ignore[misc]
+    source: str
     fn: Literal["sum", "mean", "min", "max", "count"] = "sum"
     members: Members = "all"
 

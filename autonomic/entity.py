@@ -147,9 +147,7 @@ class Entity:
             return config
         value, problems = structure(config if config is not None else {}, cls.Config, path="config")
         if problems:
-            raise ConfigError(
-                f"{cls.type_name}: " + "; ".join(f"{p}: {m}" for p, m in problems)
-            )
+            raise ConfigError(f"{cls.type_name}: " + "; ".join(f"{p}: {m}" for p, m in problems))
         return value
 
     @property

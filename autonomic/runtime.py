@@ -9,8 +9,8 @@ simulations use it directly.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -33,6 +33,10 @@ __all__ = ["EntityFactory", "Runtime"]
 
 #: builds an entity from a blueprint-style spec, with the management of each entity in it
 EntityFactory = Callable[[Mapping[str, Any], str], tuple[Entity, list[tuple[Entity, ManagementSpec]]]]
+
+
+async def _as_coroutine(fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:
+    await fn(*args)
 
 
 @attrs.define(eq=False)
@@ -129,15 +133,17 @@ class Runtime:
         own = self.managers.get(entity.id)
         if own is not None:
             t = own.spec.settings.triggers
-            if name in t.sensors or any(th.sensor == name and not th.children and th.crossed(old, new)
-                                        for th in t.thresholds):
+            if name in t.sensors or any(
+                th.sensor == name and not th.children and th.crossed(old, new) for th in t.thresholds
+            ):
                 own.trigger(f"sensor:{name}")
         parent = entity.parent
         pm = self.managers.get(parent.id) if parent is not None else None
         if pm is not None:
             t = pm.spec.settings.triggers
-            if name in t.child_sensors or any(th.sensor == name and th.children and th.crossed(old, new)
-                                              for th in t.thresholds):
+            if name in t.child_sensors or any(
+                th.sensor == name and th.children and th.crossed(old, new) for th in t.thresholds
+            ):
                 pm.trigger(f"sensor:{entity.id}.{name}")
 
     def record_history(self, entity: Entity, name: str, record: dict[str, Any]) -> None:
@@ -148,7 +154,7 @@ class Runtime:
         """Run a background task in the runtime's task group."""
         if self._tg is None:
             raise RuntimeError("the runtime is not running")
-        self._tg.start_soon(fn, *args, name=name)
+        self._tg.start_soon(_as_coroutine, fn, args, name=name)
 
     def create_entity(self, spec: Mapping[str, Any], *, name: str) -> Entity:
         """Build an entity from a blueprint-style spec; its management starts when it is attached."""

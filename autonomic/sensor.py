@@ -167,7 +167,7 @@ class Sensor(Generic[T]):
 class SensorState:
     """One sensor of one entity: its current value, time and history."""
 
-    __slots__ = ("spec", "entity", "value", "time", "history", "problem", "stale")
+    __slots__ = ("entity", "history", "problem", "spec", "stale", "time", "value")
 
     def __init__(self, spec: SensorSpec, entity: Entity) -> None:
         self.spec = spec

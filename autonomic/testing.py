@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-
 import attrs
 
 from autonomic.clock import Clock, VirtualClock
@@ -107,12 +106,11 @@ async def managed(
         else:
             package, settings = value
             management[entity_id] = _spec(settings, package)
-    runtime = Runtime(root, engine, knowledge, clock, management=management, factory=factory,
-                      start_entities=start_entities)
+    runtime = Runtime(
+        root, engine, knowledge, clock, management=management, factory=factory, start_entities=start_entities
+    )
     try:
         async with runtime.running():
             yield Harness(runtime=runtime, clock=clock, store=store)
     finally:
         await knowledge.close()
-
-

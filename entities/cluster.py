@@ -8,8 +8,8 @@ import anyio
 import attrs
 
 from autonomic.effector import effector
-from autonomic.entity import Entity
 from autonomic.enrichers import Count, QuorumUp
+from autonomic.entity import Entity
 from autonomic.errors import PermanentEffectorError
 from autonomic.lifecycle import Lifecycle
 from autonomic.sensor import Sensor

@@ -22,7 +22,15 @@ from autonomic.blueprint.yaml_source import Located, Path_, load_yaml
 from autonomic.entity import Entity
 from autonomic.errors import BlueprintError, PolicyError
 from autonomic.knowledge.graph import EntityGraph
-from autonomic.mape.settings import HistoryRule, ManagementSpec, ManagerSettings, Mode, PolicyBinding, Threshold, Triggers
+from autonomic.mape.settings import (
+    HistoryRule,
+    ManagementSpec,
+    ManagerSettings,
+    Mode,
+    PolicyBinding,
+    Threshold,
+    Triggers,
+)
 from autonomic.policy.embedded import EmbeddedEngine
 from autonomic.policy.engine import PolicySet, library_path
 
@@ -188,7 +196,7 @@ def parse_blueprint(
         policies=sources,
         root_spec=root,
         defaults=defaults,
-        types=types or EntityTypes(),
+        types=(types or EntityTypes()).with_search_path(base),
         source=src,
     )
     node_paths: dict[Entity, Path_] = {}
@@ -242,7 +250,12 @@ def _member_bindings(node: Any, path: Path_) -> list[tuple[Path_, Any]]:
 
 
 def _bound_packages(items: list[tuple[Path_, Any]]) -> set[str]:
-    return {b if isinstance(b, str) else b.get("package") for _, b in items if isinstance(b, (str, dict))} - {None}
+    out: set[str] = set()
+    for _, b in items:
+        name = b if isinstance(b, str) else b.get("package") if isinstance(b, dict) else None
+        if isinstance(name, str):
+            out.add(name)
+    return out
 
 
 def _bindings(bp: Blueprint, raw: Any, path: Path_, problems: _Problems) -> tuple[PolicyBinding, ...]:
@@ -263,11 +276,15 @@ def _bindings(bp: Blueprint, raw: Any, path: Path_, problems: _Problems) -> tupl
         for k in sorted(set(item) - _BINDING_KEYS, key=str):
             problems.add((*ip, k), f"unknown key; expected one of {', '.join(sorted(_BINDING_KEYS))}")
         package = item.get("package")
-        if not isinstance(package, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", package):
+        if not isinstance(package, str) or not re.fullmatch(
+            r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", package
+        ):
             problems.add((*ip, "package"), f"expected a Rego package name like autonomic.scaling, got {package!r}")
             continue
         if package not in known:
-            problems.add((*ip, "package"), f"no loaded policy declares package {package!r}; loaded: {', '.join(sorted(known))}")
+            problems.add(
+                (*ip, "package"), f"no loaded policy declares package {package!r}; loaded: {', '.join(sorted(known))}"
+            )
         rules = []
         for j, r in enumerate(item.get("record") or []):
             rule, errs = structure(r, HistoryRule, path="$")
@@ -364,7 +381,10 @@ def _build_node(
                     problems.add((*path, *where), f"{n!r} is not a sensor of {entity.type_name}")
         for th in model.triggers.thresholds:
             if not th.children and th.sensor not in declared:
-                problems.add((*path, "manager", "triggers"), f"threshold sensor {th.sensor!r} is not a sensor of {entity.type_name}")
+                problems.add(
+                    (*path, "manager", "triggers"),
+                    f"threshold sensor {th.sensor!r} is not a sensor of {entity.type_name}",
+                )
     managed: list[tuple[Entity, ManagementSpec]] = []
     if entity is not None and bindings and model is not None:
         managed.append((entity, ManagementSpec(bindings=bindings, settings=_settings(model))))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import sys
+from pathlib import Path
 from importlib.metadata import entry_points
+from typing import Any
 
 from autonomic.entity import Entity
 
@@ -19,9 +22,26 @@ class EntityTypes:
     installed packages and from ``extra``; nothing is registered globally.
     """
 
-    def __init__(self, extra: dict[str, type[Entity]] | None = None) -> None:
+    def __init__(self, extra: dict[str, type[Entity]] | None = None, *, search_paths: tuple[Path, ...] = ()) -> None:
         self._names: dict[str, str | type[Entity]] = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
         self._names.update(extra or {})
+        self._search_paths = tuple(str(p) for p in search_paths)
+
+    def with_search_path(self, path: Path) -> EntityTypes:
+        """The same names, also importing modules from ``path`` (a blueprint's folder)."""
+        other = EntityTypes.__new__(EntityTypes)
+        other._names = dict(self._names)
+        other._search_paths = (*self._search_paths, str(path))
+        return other
+
+    def _import(self, module_name: str) -> Any:
+        added = [p for p in self._search_paths if p not in sys.path]
+        sys.path[:0] = added  # modules beside the blueprint are importable, as users expect
+        try:
+            return importlib.import_module(module_name)
+        finally:
+            for p in added:
+                sys.path.remove(p)
 
     @property
     def names(self) -> list[str]:
@@ -43,14 +63,17 @@ class EntityTypes:
                 "nor a dotted path like package.module:Class"
             )
         try:
-            module = importlib.import_module(module_name)
+            module = self._import(module_name)
         except Exception as exc:  # any import failure is the blueprint's problem to report
-            raise LookupError(f"entity type {name!r}: cannot import {module_name}: {type(exc).__name__}: {exc}") from None
-        cls = module
+            raise LookupError(
+                f"entity type {name!r}: cannot import {module_name}: {type(exc).__name__}: {exc}"
+            ) from None
+        cls: Any = module
         for part in attr.split("."):
             cls = getattr(cls, part, None)
             if cls is None:
                 raise LookupError(f"entity type {name!r}: {module_name} has no {attr!r}")
         if not (isinstance(cls, type) and issubclass(cls, Entity)):
             raise LookupError(f"entity type {name!r}: {target} is not an Entity subclass")
-        return cls
+        found: type[Entity] = cls
+        return found

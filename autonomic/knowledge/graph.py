@@ -40,8 +40,8 @@ class EntityGraph:
     def _neighbours(self, entity_id: str, kind: str, *, incoming: bool = False) -> list[str]:
         if entity_id not in self.graph:
             return []
-        edges: Any = self.graph.in_edges(entity_id, data="kind") if incoming else self.graph.out_edges(
-            entity_id, data="kind"
+        edges: Any = (
+            self.graph.in_edges(entity_id, data="kind") if incoming else self.graph.out_edges(entity_id, data="kind")
         )
         return sorted((u if incoming else v) for u, v, k in edges if k == kind)
 

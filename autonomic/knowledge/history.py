@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections import deque
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ class SensorHistory:
     deque. ``None`` (unknown) is kept as NaN in the numeric columns.
     """
 
-    __slots__ = ("_cap", "_len", "_start", "_times", "_values", "_objects")
+    __slots__ = ("_cap", "_len", "_objects", "_start", "_times", "_values")
 
     def __init__(self, capacity: int, *, numeric: bool) -> None:
         self._cap = max(0, capacity)
@@ -60,7 +61,7 @@ class SensorHistory:
         for i in range(self._len):
             idx = (self._start + i) % self._cap
             v = self._values[idx]
-            yield self._times[idx], (None if v != v else v)
+            yield self._times[idx], (None if math.isnan(v) else v)
 
     def since(self, start: float) -> list[tuple[float, Any]]:
         """Points with ``time >= start``, oldest first."""

@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from autonomic.knowledge.records import ActionRecord, ActionStatus, RoundRecord
+from autonomic.knowledge.records import ActionRecord, RoundRecord
 from autonomic.knowledge.store import JournalQuery
 
 __all__ = ["MemoryStore", "id_number", "matches_action", "matches_round"]
@@ -33,7 +33,7 @@ def matches_round(r: RoundRecord, q: JournalQuery) -> bool:
 def matches_action(a: ActionRecord, q: JournalQuery) -> bool:
     """Whether an action passes the query's filters."""
     return (
-        (q.entity is None or a.manager == q.entity or a.target == q.entity)
+        (q.entity is None or q.entity in (a.manager, a.target))
         and (q.since is None or a.requested >= q.since)
         and (q.until is None or a.requested <= q.until)
         and (q.status is None or a.status is q.status)
@@ -124,5 +124,3 @@ class MemoryStore:
     def all_actions(self) -> list[ActionRecord]:
         """Every kept action, oldest first (tests)."""
         return list(self._actions.values())
-
-

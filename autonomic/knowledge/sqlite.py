@@ -133,8 +133,14 @@ class SQLiteStore:
         """Journal the action; committed when this returns."""
         self._exec(
             "INSERT INTO actions (id, manager, target, status, requested, doc) VALUES (?, ?, ?, ?, ?, ?)",
-            (record.id, record.manager, record.target, record.status.value, record.requested,
-             json.dumps(record.to_json())),
+            (
+                record.id,
+                record.manager,
+                record.target,
+                record.status.value,
+                record.requested,
+                json.dumps(record.to_json()),
+            ),
         )
 
     async def update_action(self, record: ActionRecord) -> None:
@@ -146,7 +152,8 @@ class SQLiteStore:
 
     @staticmethod
     def _where(q: JournalQuery, entity_sql: str, time_col: str) -> tuple[str, list[Any]]:
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[Any] = []
         if q.entity is not None:
             clauses.append(entity_sql)
             params.extend([q.entity] * entity_sql.count("?"))

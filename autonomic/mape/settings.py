@@ -7,7 +7,15 @@ import enum
 import attrs
 
 __all__ = [
-    "LIBRARY_HISTORIES","HistoryRule", "ManagementSpec", "ManagerSettings", "Mode", "PolicyBinding", "Threshold", "Triggers"]
+    "LIBRARY_HISTORIES",
+    "HistoryRule",
+    "ManagementSpec",
+    "ManagerSettings",
+    "Mode",
+    "PolicyBinding",
+    "Threshold",
+    "Triggers",
+]
 
 
 class Mode(enum.StrEnum):

@@ -40,9 +40,7 @@ def validate(decision: Decision, entity: Entity) -> list[PlannedAction]:
         where = f"actions[{i}]"
         target = entity if a.target == "self" else entity.find(a.target)
         if target is None:
-            raise DecisionError(
-                f"{where}: unknown target {a.target!r}: not {entity.id} or one of its descendants"
-            )
+            raise DecisionError(f"{where}: unknown target {a.target!r}: not {entity.id} or one of its descendants")
         spec = target.effector_specs.get(a.effector)
         if spec is None:
             raise DecisionError(

@@ -68,8 +68,16 @@ def run_policy_tests(paths: Iterable[str | Path], *, name_filter: str | None = N
         try:
             value = engine.evaluate_sync(f"data.{pkg}.{rule}", {})
         except PolicyError as exc:
-            results.append(TestResult(package=pkg, name=rule, location=loc, passed=False,
-                                      message=f"error: {exc}", duration_s=time.perf_counter() - t0))
+            results.append(
+                TestResult(
+                    package=pkg,
+                    name=rule,
+                    location=loc,
+                    passed=False,
+                    message=f"error: {exc}",
+                    duration_s=time.perf_counter() - t0,
+                )
+            )
             continue
         passed = value is True
         if passed:
@@ -78,6 +86,9 @@ def run_policy_tests(paths: Iterable[str | Path], *, name_filter: str | None = N
             msg = "fail: the rule is undefined (some expression in its body was false or undefined)"
         else:
             msg = f"fail: the rule is {value!r}, not true"
-        results.append(TestResult(package=pkg, name=rule, location=loc, passed=passed, message=msg,
-                                  duration_s=time.perf_counter() - t0))
+        results.append(
+            TestResult(
+                package=pkg, name=rule, location=loc, passed=passed, message=msg, duration_s=time.perf_counter() - t0
+            )
+        )
     return results

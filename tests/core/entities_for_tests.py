@@ -79,5 +79,3 @@ def cluster_with(n: int, **config: object) -> Cluster:
     for i in range(n):
         c.add_child(Member(f"seed{i}"))
     return c
-
-

@@ -20,7 +20,9 @@ def spec(package: str = "test.act") -> ManagementSpec:
     return ManagementSpec(bindings=(PolicyBinding(package=package),), settings=ManagerSettings(interval=5))
 
 
-async def run(policy: str, c: Cluster | None = None, seconds: float = 30, package: str = "test.act") -> tuple[Cluster, Harness]:
+async def run(
+    policy: str, c: Cluster | None = None, seconds: float = 30, package: str = "test.act"
+) -> tuple[Cluster, Harness]:
     c = c or cluster_with(2)
     if c.demand.value is None:
         c.set_demand(10.0)
@@ -35,7 +37,7 @@ def assert_loop_kept_running(h: Harness, seconds: float = 30, interval: float = 
 
 @pytest.mark.anyio
 async def test_rego_runtime_error_is_journaled_and_the_loop_goes_on() -> None:
-    policy = "package test.act\nimport rego.v1\ndecision := {\"x\": 1 / (input.entity.sensors.demand - 10)}\n"
+    policy = 'package test.act\nimport rego.v1\ndecision := {"x": 1 / (input.entity.sensors.demand - 10)}\n'
     c = cluster_with(2)
     c.set_demand(10.0)
     async with managed(c, {"c": spec()}, policies={"p.rego": policy}) as h:
@@ -81,7 +83,10 @@ async def test_output_not_matching_the_contract(decision: str, message: str) -> 
         ('{"target": "elsewhere", "effector": "resize"}', "unknown target 'elsewhere'"),
         ('{"target": "self", "effector": "resize", "args": {"replicas": "3"}}', "must be int, got str"),
         ('{"target": "self", "effector": "resize", "args": {}}', "missing argument 'replicas'"),
-        ('{"target": "self", "effector": "resize", "args": {"replicas": 3, "force": true}}', "unknown argument(s) force"),
+        (
+            '{"target": "self", "effector": "resize", "args": {"replicas": 3, "force": true}}',
+            "unknown argument(s) force",
+        ),
         ('{"target": "self", "effector": "take_problems"}', "effector 'take_problems' is not declared"),
     ],
 )
@@ -134,7 +139,9 @@ async def test_effector_that_raises_becomes_an_error_outcome() -> None:
 
 @pytest.mark.anyio
 async def test_effector_that_hangs_times_out_and_releases_its_target() -> None:
-    hang_then_nudge = ACT.format(action='{"target": "self", "effector": "hang"}, {"target": "self", "effector": "nudge", "args": {"amount": 2}}')
+    hang_then_nudge = ACT.format(
+        action='{"target": "self", "effector": "hang"}, {"target": "self", "effector": "nudge", "args": {"amount": 2}}'
+    )
     c, h = await run(hang_then_nudge, seconds=30)
     hangs = h.actions(effector="hang")
     assert hangs[0].status.value == "timeout" and "timeout of 2 s" in (hangs[0].error or "")

@@ -60,7 +60,7 @@ def test_a_good_blueprint_builds_its_tree(tmp_path: Path) -> None:
     bp = load_blueprint(write(tmp_path, GOOD))
     root, managed = bp.build()
     assert [e.id for e in root.walk()] == ["shop", "shop/web", "shop/db"]
-    (web, spec), = managed
+    ((web, spec),) = managed
     assert web.id == "shop/web" and spec.settings.interval == 3 and spec.settings.mode is Mode.DRY_RUN
     assert [b.package for b in spec.bindings] == ["autonomic.scaling", "my.policy"]
     assert spec.bindings[0].histories[0].history == "recommendations"
@@ -115,7 +115,10 @@ def test_every_problem_is_reported_with_its_line(tmp_path: Path) -> None:
         (f"{f}:16: entity.children[1].type: entity type 'no.such.module:Ghost': cannot import no.such.module", "type"),
         (f"{f}:19: entity.children[2].depends_on: shop/cache depends on 'shop/nowhere'", "depends"),
         (f"{f}:20: entity.children[3].name: shop already has a child named 'cache'", "dup"),
-        (f"{f}:28: entity.children[4].manager.triggers.sensors: 'not_a_sensor' is not a sensor of sim-service", "sensor"),
+        (
+            f"{f}:28: entity.children[4].manager.triggers.sensors: 'not_a_sensor' is not a sensor of sim-service",
+            "sensor",
+        ),
     ]
     for needle, label in expected:
         assert needle in text, f"{label}: {needle!r} not in:\n{text}"

@@ -35,7 +35,8 @@ decision := {
 
 def scale_spec(**settings: object) -> ManagementSpec:
     return ManagementSpec(
-        bindings=(PolicyBinding(package="test.scale"),), settings=ManagerSettings(**{"interval": 5, **settings})  # type: ignore[arg-type]
+        bindings=(PolicyBinding(package="test.scale"),),
+        settings=ManagerSettings(**{"interval": 5, **settings}),  # type: ignore[arg-type]
     )
 
 
@@ -169,7 +170,9 @@ decision := {"actions": [{"target": e.source, "effector": "restart", "reason": "
 @pytest.mark.anyio
 async def test_member_lifecycle_change_triggers_and_repairs() -> None:
     c = cluster_with(3)
-    async with managed(c, {"c": ("test.lifecycle", ManagerSettings(interval=600))}, policies={"l.rego": LIFECYCLE}) as h:
+    async with managed(
+        c, {"c": ("test.lifecycle", ManagerSettings(interval=600))}, policies={"l.rego": LIFECYCLE}
+    ) as h:
         await h.advance(5)
         c.child("seed1").set_lifecycle(Lifecycle.ON_FIRE)
         await h.advance(5)
@@ -210,7 +213,9 @@ async def test_library_history_conventions_seed_and_append() -> None:
     c = Sized("c")
     c.add_child(Member("a"))
     spec = ManagementSpec(
-        bindings=(PolicyBinding(package="test.hist", histories=PolicyBinding.for_package("autonomic.scaling").histories),),
+        bindings=(
+            PolicyBinding(package="test.hist", histories=PolicyBinding.for_package("autonomic.scaling").histories),
+        ),
         settings=ManagerSettings(interval=10, history_retention_s=35),
     )
     async with managed(c, {"c": spec}, policies={"h.rego": HISTORY}) as h:

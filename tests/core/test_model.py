@@ -133,6 +133,7 @@ def test_child_aggregates_are_recomputed_lazily() -> None:
 
 def test_quorum_variants() -> None:
     for quorum, ups, expected in [("all", 3, True), ("all", 2, False), ("any", 1, True), (2, 2, True), (0.5, 1, False)]:
+
         class Q(Entity, type_name="q"):
             ok = Sensor(bool, enricher=QuorumUp(quorum))
 

@@ -34,14 +34,31 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     await s.close()
 
 
-def action(i: int, status: ActionStatus = ActionStatus.PENDING, *, manager: str = "a", target: str = "a/b") -> ActionRecord:
-    return ActionRecord(id=f"A{i:09d}", round_id=f"R{i:09d}", manager=manager, target=target, effector="resize",
-                        args={"replicas": i}, status=status, requested=float(i))
+def action(
+    i: int, status: ActionStatus = ActionStatus.PENDING, *, manager: str = "a", target: str = "a/b"
+) -> ActionRecord:
+    return ActionRecord(
+        id=f"A{i:09d}",
+        round_id=f"R{i:09d}",
+        manager=manager,
+        target=target,
+        effector="resize",
+        args={"replicas": i},
+        status=status,
+        requested=float(i),
+    )
 
 
 def round_(i: int, entity: str = "a") -> RoundRecord:
-    return RoundRecord(id=f"R{i:09d}", entity=entity, started=float(i), finished=float(i) + 0.1, trigger="interval",
-                       mode="enforce", decision={"actions": []})
+    return RoundRecord(
+        id=f"R{i:09d}",
+        entity=entity,
+        started=float(i),
+        finished=float(i) + 0.1,
+        trigger="interval",
+        mode="enforce",
+        decision={"actions": []},
+    )
 
 
 @pytest.mark.anyio
@@ -51,7 +68,11 @@ async def test_journal_roundtrip_and_filters(store: KnowledgeStore) -> None:
         await store.begin_action(action(i, manager="a" if i % 2 else "b"))
     await store.update_action(action(3, ActionStatus.OK))
     assert [r.id for r in await store.rounds(JournalQuery(entity="a"))] == ["R000000005", "R000000003", "R000000001"]
-    assert [r.id for r in await store.rounds(JournalQuery(since=2, until=4))] == ["R000000004", "R000000003", "R000000002"]
+    assert [r.id for r in await store.rounds(JournalQuery(since=2, until=4))] == [
+        "R000000004",
+        "R000000003",
+        "R000000002",
+    ]
     assert [a.id for a in await store.actions(JournalQuery(status=ActionStatus.OK))] == ["A000000003"]
     assert len(await store.actions(JournalQuery(entity="a/b", limit=2))) == 2
     got = await store.action("A000000003")
@@ -94,10 +115,16 @@ decision := {"remember": {"rounds": object.get(input.knowledge.remembered, "roun
         kn = Knowledge(SQLiteStore(path), clock)
         await kn.open()
         c = cluster_with(1)
-        rt = Runtime(c, EmbeddedEngine(PolicySet.from_texts({"t.rego": rego})), kn, clock,
-                     management={"c": ManagementSpec(bindings=(PolicyBinding(package="t"),),
-                                                     settings=ManagerSettings(interval=10))},
-                     restore_state=True)
+        rt = Runtime(
+            c,
+            EmbeddedEngine(PolicySet.from_texts({"t.rego": rego})),
+            kn,
+            clock,
+            management={
+                "c": ManagementSpec(bindings=(PolicyBinding(package="t"),), settings=ManagerSettings(interval=10))
+            },
+            restore_state=True,
+        )
         async with rt.running():
             await clock.run(45)
         await kn.close()

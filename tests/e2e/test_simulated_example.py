@@ -1,0 +1,105 @@
+"""The simulated example blueprint, end to end on the virtual clock (and briefly on the real one)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autonomic.blueprint import load_blueprint
+from autonomic.clock import VirtualClock
+from autonomic.knowledge import Knowledge, MemoryStore
+from autonomic.lifecycle import Lifecycle
+from autonomic.runtime import Runtime
+from autonomic.supervisor import make_engine
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "simulated" / "blueprint.yaml"
+
+
+@pytest.mark.anyio
+async def test_ten_minutes_of_the_example_scale_out_in_and_repair() -> None:
+    bp = load_blueprint(EXAMPLE)
+    clock = VirtualClock()
+    store = MemoryStore()
+    knowledge = Knowledge(store, clock)
+    await knowledge.open()
+    root, managed = bp.build()
+    rt = Runtime(
+        root,
+        make_engine(bp.engine, bp.policies, clock),
+        knowledge,
+        clock,
+        management={e.id: s for e, s in managed},
+        factory=bp.factory,
+    )
+    web = root.find("shop/web")
+    assert web is not None
+    sizes: list[int] = []
+    async with rt.running():
+        for _ in range(60):
+            await clock.run(10)
+            sizes.append(len(web.children))
+    assert max(sizes) >= 6, sizes  # the 600 rps peak needs at least 6 members of 100 rps
+    assert sizes[-1] <= 3 or min(sizes[20:]) <= 3, sizes  # and the trough lets it shrink again
+    resizes = [a for a in store.all_actions if a.effector == "resize"]
+    assert resizes and all(a.status.value in {"ok", "held", "skipped"} for a in resizes)
+    restarts = [a for a in store.all_actions if a.effector == "restart" and a.status.value == "ok"]
+    assert restarts, "members crash at 30/hour; the policy restarts them"
+    assert all(m.lifecycle.actual is not Lifecycle.ON_FIRE for m in web.children) or restarts
+    assert not [r for r in store.all_rounds if r.error]
+
+
+def test_the_example_runs_as_a_daemon_and_stops_cleanly(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autonomic",
+            "run",
+            str(EXAMPLE),
+            "--duration",
+            "6",
+            "--store",
+            str(tmp_path / "k.db"),
+            "--log-format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert '"event": "round"' in out.stderr and '"event": "supervisor_stop"' in out.stderr
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
+def test_a_signal_drains_flushes_and_exits_zero(tmp_path: Path, signame: str) -> None:
+    import signal
+    import sqlite3
+    import time
+
+    db = tmp_path / "k.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "autonomic", "run", str(EXAMPLE), "--store", str(db), "--log-format", "json"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        deadline = time.monotonic() + 30
+        for line in proc.stderr:
+            if '"event": "round"' in line or time.monotonic() > deadline:
+                break
+        proc.send_signal(getattr(signal, signame))
+        rest = proc.communicate(timeout=30)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, rest[-2000:]
+    assert '"event": "signal"' in rest and '"event": "supervisor_stop"' in rest
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM rounds").fetchone()[0] >= 1
+        assert conn.execute("SELECT count(*) FROM state WHERE entity = 'shop/web'").fetchone()[0] >= 1
