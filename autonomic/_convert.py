@@ -61,13 +61,21 @@ converter.register_structure_hook_func(lambda t: t is object or t is Any, lambda
 _AT = re.compile(r"^(?P<msg>.*) @ (?P<path>\$.*)$")
 
 
+def _format_exception(exc: BaseException, type_: Any) -> str:
+    """cattrs' wording, plus ours: the validators say what they expected."""
+    base = cattrs.v.format_exception(exc, type_)
+    if isinstance(exc, ValueError) and not isinstance(exc, BaseValidationError) and str(exc):
+        return f"{base}: {exc}" if base != str(exc) else base
+    return base
+
+
 def structure(data: Any, cls: type[T], *, path: str = "$") -> tuple[T | None, list[tuple[str, str]]]:
     """Structure ``data`` into ``cls``; on failure return ``(None, [(path, message), ...])``."""
     try:
         return converter.structure(data, cls), []
     except BaseValidationError as exc:
         problems = []
-        for line in cattrs.transform_error(exc, path=path):
+        for line in cattrs.transform_error(exc, path=path, format_exception=_format_exception):
             m = _AT.match(line)
             problems.append((m["path"], m["msg"]) if m else (path, line))
         return None, problems

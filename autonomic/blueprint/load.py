@@ -301,6 +301,7 @@ def _settings(model: ManagerModel) -> ManagerSettings:
     return ManagerSettings(
         interval=model.interval,
         min_gap=model.min_gap,
+        start_spread=model.start_spread,
         mode=Mode(model.mode),
         triggers=Triggers(
             sensors=tuple(t.sensors),

@@ -36,6 +36,7 @@ class ManagerModel:
 
     interval: float = 10.0
     min_gap: float = 1.0
+    start_spread: float = 1.0
     mode: Literal["enforce", "dry-run", "paused"] = "enforce"
     triggers: TriggersModel = attrs.field(factory=TriggersModel)
     history_retention_s: float = 3600.0

@@ -97,6 +97,9 @@ class ManagerSettings:
 
     interval: float = 10.0
     min_gap: float = 1.0
+    #: spread first rounds over this share of the interval (by a hash of the entity id), so
+    #: thousands of managers started together do not all run their rounds at the same instant
+    start_spread: float = 1.0
     mode: Mode = Mode.ENFORCE
     triggers: Triggers = attrs.field(factory=Triggers)
     history_retention_s: float = 3600.0
