@@ -22,9 +22,13 @@ import structlog
 from autonomic.clock import Clock
 from autonomic.entity import Entity
 from autonomic.knowledge.knowledge import Knowledge
+from autonomic.effector import check_args
+from autonomic.errors import DecisionError
+from autonomic.knowledge.records import ActionRecord
 from autonomic.mape.execute import Executor
 from autonomic.mape.loop import Manager
-from autonomic.mape.settings import ManagementSpec
+from autonomic.mape.settings import ManagementSpec, Mode
+from autonomic.mape.validate import PlannedAction
 from autonomic.observability import Metrics
 from autonomic.policy.decision import Escalation
 from autonomic.policy.engine import PolicyEngine
@@ -164,6 +168,33 @@ class Runtime:
         for e, mspec in management:
             self._pending[e] = mspec
         return entity
+
+    # -- operators -----------------------------------------------------------------------
+    async def invoke(
+        self, target_id: str, effector: str, args: Mapping[str, Any], *, actor: str, reason: str = ""
+    ) -> ActionRecord:
+        """Invoke an effector on behalf of an operator, through the executor's gates and journal.
+
+        Raises :class:`~autonomic.errors.DecisionError` when the target, effector or
+        arguments are wrong (nothing is journaled then). The returned record is the
+        action as journaled (``pending``, or ``held`` with the reason); the outcome
+        follows in the journal.
+        """
+        target = self.root.find(target_id)
+        if target is None:
+            raise DecisionError(f"no entity {target_id!r}")
+        spec = target.effector_specs.get(effector)
+        if spec is None:
+            raise DecisionError(
+                f"effector {effector!r} is not declared by {target_id}; declared: {', '.join(sorted(target.effector_specs))}"
+            )
+        try:
+            checked = check_args(spec, dict(args))
+        except ValueError as exc:
+            raise DecisionError(str(exc)) from None
+        plan = [PlannedAction(target=target, spec=spec, args=checked, reason=reason or f"invoked by {actor}")]
+        (record,) = await self.executor.submit(f"operator:{actor}", "manual", plan, Mode.ENFORCE)
+        return record
 
     # -- managers ------------------------------------------------------------------------
     def manage(self, entity: Entity, spec: ManagementSpec) -> None:

@@ -25,7 +25,8 @@ class ManagerState:
 
     remembered: dict[str, Any] = attrs.field(factory=dict)
     histories: dict[str, NamedHistory] = attrs.field(factory=dict)
-    cooldowns: dict[str, dict[str, float]] = attrs.field(factory=dict)
+    #: this entity's own cooldowns: effector to the time it ends (whoever invoked it)
+    cooldowns: dict[str, float] = attrs.field(factory=dict)
     recent_actions: deque[ActionRecord] = attrs.field(factory=lambda: deque(maxlen=50))
     retention_s: float = DEFAULT_RETENTION_S
     mode: str | None = None
@@ -38,20 +39,15 @@ class ManagerState:
             h = self.histories[name] = NamedHistory()
         return h
 
-    def active_cooldowns(self, now: float) -> dict[str, dict[str, float]]:
-        """Cooldowns still running at ``now`` (expired ones are dropped)."""
-        out: dict[str, dict[str, float]] = {}
-        for target, effs in list(self.cooldowns.items()):
-            live = {e: t for e, t in effs.items() if t > now}
-            if live:
-                out[target] = live
-            if len(live) != len(effs):
-                if live:
-                    self.cooldowns[target] = live
-                else:
-                    del self.cooldowns[target]
-                self.dirty.add("cooldowns")
-        return out
+    def active_cooldowns(self, now: float) -> dict[str, float]:
+        """This entity's cooldowns still running at ``now`` (expired ones are dropped)."""
+        if not self.cooldowns:
+            return {}
+        live = {e: t for e, t in self.cooldowns.items() if t > now}
+        if len(live) != len(self.cooldowns):
+            self.cooldowns = live
+            self.dirty.add("cooldowns")
+        return live
 
 
 @attrs.define
@@ -122,6 +118,23 @@ class Knowledge:
             else:
                 value = st.mode
             await self.store.save_state(entity_id, key, value)
+
+    def cooldowns(self, entity_ids: list[str], now: float) -> dict[str, dict[str, float]]:
+        """Active cooldowns of these entities, by entity id (those with none left out)."""
+        out: dict[str, dict[str, float]] = {}
+        for eid in entity_ids:
+            st = self._states.get(eid)
+            if st is not None and st.cooldowns:
+                live = st.active_cooldowns(now)
+                if live:
+                    out[eid] = live
+        return out
+
+    def start_cooldown(self, entity_id: str, effector: str, until: float) -> None:
+        """Hold further calls of ``effector`` on ``entity_id`` until ``until``."""
+        st = self.state(entity_id)
+        st.cooldowns[effector] = max(until, st.cooldowns.get(effector, until))
+        st.dirty.add("cooldowns")
 
     def record_history(self, entity_id: str, name: str, record: dict[str, Any]) -> None:
         """Append to a named history of ``entity_id``, trimmed to its retention."""

@@ -123,7 +123,7 @@ class Executor:
         target = p.target_id
         if target in self._busy and target not in reserved:
             return f"held: action {self._busy[target]} is in flight on {target}"
-        until = self.knowledge.state(manager).cooldowns.get(target, {}).get(p.spec.name)
+        until = self.knowledge.state(target).cooldowns.get(p.spec.name)
         if until is not None and until > now:
             return f"held: cooldown of {target}.{p.spec.name} until {until:.3f} ({until - now:.1f} s)"
         if not p.target.attached:
@@ -211,9 +211,7 @@ class Executor:
                 self._release(p.target_id, rec.id)
                 cool = max(p.spec.cooldown, cooldowns.get(p.spec.name, 0.0))
                 if cool > 0 and math.isfinite(cool):
-                    st = self.knowledge.state(manager)
-                    st.cooldowns.setdefault(p.target_id, {})[p.spec.name] = outcome.finished + cool
-                    st.dirty.add("cooldowns")
+                    self.knowledge.start_cooldown(p.target_id, p.spec.name, outcome.finished + cool)
                 if self.metrics is not None:
                     self.metrics.actions.labels(p.spec.name, outcome.status.value).inc()
                     self.metrics.effector_duration.labels(p.spec.name).observe(outcome.duration)

@@ -160,7 +160,8 @@ class Manager:
         state = kn.state(entity.id)
         events = list(self._events)
         self._events.clear()
-        doc = build_input(entity, state, events, now, settings.history_sensors)
+        cooldowns = kn.cooldowns([entity.id, *(c.id for c in entity.children)], now)
+        doc = build_input(entity, state, events, now, settings.history_sensors, cooldowns)
         input_json = json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=False, default=str)
         digest = hashlib.sha256(input_json.encode()).hexdigest()[:16]
         t1 = time.perf_counter()

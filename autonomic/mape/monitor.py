@@ -65,6 +65,7 @@ def build_input(
     events: list[dict[str, Any]],
     now: float,
     history_sensors: Sequence[str] = (),
+    cooldowns: dict[str, dict[str, float]] | None = None,
 ) -> dict[str, Any]:
     """The input document of one round (see ``docs/policies.md``)."""
     history: dict[str, Any] = {name: h.records() for name, h in state.histories.items()}
@@ -80,7 +81,7 @@ def build_input(
             "actions": [a.to_json() for a in state.recent_actions],
             "remembered": state.remembered,
             "history": history,
-            "cooldowns": state.active_cooldowns(now),
+            "cooldowns": cooldowns or {},
         },
         "events": events,
     }

@@ -224,3 +224,23 @@ async def test_library_history_conventions_seed_and_append() -> None:
     assert recs[0]["replicas"] >= 1  # trimmed: the seed is gone, values are counts
     times = [r["time"] for r in recs]
     assert times == sorted(times) and times[-1] - times[0] <= 40  # retention keeps one older than the cut
+
+
+@pytest.mark.anyio
+async def test_operator_invocation_goes_through_gates_and_journal() -> None:
+    from autonomic.errors import DecisionError
+
+    c = cluster_with(1)
+    async with managed(c, {}, policies={}) as h:
+        rec = await h.runtime.invoke("c", "nudge", {"amount": 3}, actor="alice")
+        await h.advance(1)
+        again = await h.runtime.invoke("c", "nudge", {"amount": 3}, actor="alice")
+        with pytest.raises(DecisionError, match="not declared"):
+            await h.runtime.invoke("c", "rm_rf", {}, actor="alice")
+        with pytest.raises(DecisionError, match="must be float"):
+            await h.runtime.invoke("c", "nudge", {"amount": "x"}, actor="alice")
+    assert rec.status.value == "pending" and rec.manager == "operator:alice"
+    assert again.status.value == "held" and "cooldown" in (again.error or "")
+    done = h.actions(effector="nudge")[0]
+    assert done.status.value == "ok" and done.result == "nudged 3.0"
+    assert c.calls == ["nudge(3.0)"]
