@@ -24,7 +24,7 @@ from autonomic.entity import Entity
 from autonomic.knowledge.knowledge import Knowledge
 from autonomic.effector import check_args
 from autonomic.errors import DecisionError
-from autonomic.knowledge.records import ActionRecord
+from autonomic.knowledge.records import ActionRecord, ActionStatus, RoundRecord
 from autonomic.mape.execute import Executor
 from autonomic.mape.loop import Manager
 from autonomic.mape.settings import ManagementSpec, Mode
@@ -265,8 +265,7 @@ class Runtime:
                 spec = self.management.get(entity.id)
                 if spec is not None:
                     self._start_manager(entity, spec)
-            if self.start_entities:
-                tg.start_soon(self._start_tree, name="start-tree")
+            tg.start_soon(self._start_and_recover, name="start-tree")
             try:
                 yield self
             finally:
@@ -274,11 +273,108 @@ class Runtime:
                     await self.shutdown()
                 tg.cancel_scope.cancel()
 
-    async def _start_tree(self) -> None:
-        try:
-            await self.root.start()
-        except Exception as exc:  # the tree is on fire; managers see it and act
-            self._log.error("start_failed", entity=self.root.id, error=f"{type(exc).__name__}: {exc}")
+    async def _start_and_recover(self) -> None:
+        if self.start_entities:
+            try:
+                await self.root.start()
+            except Exception as exc:  # the tree is on fire; managers see it and act
+                self._log.error("start_failed", entity=self.root.id, error=f"{type(exc).__name__}: {exc}")
+        if self.restore_state:
+            await self.recover()
+
+    async def recover(self) -> list[str]:
+        """Reconcile actions journaled as in flight by a previous run (after a crash or kill -9).
+
+        Each is marked ``unknown``. An idempotent one whose target still exists is
+        run again (a new action that names the old one); a non-idempotent one is
+        never repeated: it is escalated to the manager that decided it (or the
+        nearest above its target) as ``action_outcome_unknown``. An action that
+        waited for approval expires. Returns what was done, one line each, also
+        journaled as a ``recovery`` round of the root.
+        """
+        lines: list[str] = []
+        started = self.clock.now()
+        for rec in await self.knowledge.store.unfinished_actions():
+            now = self.clock.now()
+            if rec.status is ActionStatus.AWAITING_APPROVAL:
+                await self.knowledge.update_action(
+                    attrs.evolve(
+                        rec,
+                        status=ActionStatus.EXPIRED,
+                        finished=now,
+                        error="expired: the supervisor restarted before it was approved",
+                    )
+                )
+                lines.append(f"{rec.id} {rec.target}.{rec.effector}: awaiting approval at restart, expired")
+                continue
+            unknown = attrs.evolve(
+                rec,
+                status=ActionStatus.UNKNOWN,
+                finished=now,
+                error=f"in flight ({rec.status.value}) when the supervisor stopped: outcome unknown",
+            )
+            await self.knowledge.update_action(unknown)
+            target = self.root.find(rec.target)
+            spec = target.effector_specs.get(rec.effector) if target is not None else None
+            if rec.idempotent and target is not None and spec is not None:
+                plan = [
+                    PlannedAction(
+                        target=target,
+                        spec=spec,
+                        args=rec.args,
+                        reason=f"re-run after restart: {rec.id} was in flight ({rec.reason})",
+                    )
+                ]
+                manager = self.managers.get(rec.manager)
+                (again,) = await self.executor.submit(
+                    rec.manager,
+                    f"recovery:{rec.id}",
+                    plan,
+                    Mode.ENFORCE,
+                    manager.spec.settings if manager is not None else None,
+                    manager.entity if manager is not None else None,
+                )
+                lines.append(
+                    f"{rec.id} {rec.target}.{rec.effector}: idempotent, re-run as {again.id} ({again.status.value})"
+                )
+                continue
+            manager = self.managers.get(rec.manager) or (self._manager_above(target) if target is not None else None)
+            detail = {"action": unknown.to_json()}
+            if manager is not None:
+                manager.add_event(
+                    {
+                        "type": "escalation",
+                        "source": rec.target,
+                        "symptom": "action_outcome_unknown",
+                        "detail": detail,
+                        "time": now,
+                    }
+                )
+                manager.trigger(f"recovery:{rec.id}")
+            self._log.error(
+                "action_outcome_unknown",
+                action=rec.id,
+                target=rec.target,
+                effector=rec.effector,
+                escalated_to=manager.entity.id if manager is not None else None,
+            )
+            lines.append(
+                f"{rec.id} {rec.target}.{rec.effector}: not idempotent, outcome unknown, not repeated; escalated to "
+                f"{manager.entity.id if manager is not None else 'nobody (no manager)'}"
+            )
+        if lines:
+            await self.knowledge.journal_round(
+                RoundRecord(
+                    id=self.knowledge.next_round_id(),
+                    entity=self.root.id,
+                    started=started,
+                    finished=self.clock.now(),
+                    trigger="recovery",
+                    mode="recovery",
+                    problems=tuple(lines),
+                )
+            )
+        return lines
 
     async def shutdown(self) -> None:
         """Stop starting actions, drain in-flight ones, stop managers, flush Knowledge."""

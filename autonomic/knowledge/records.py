@@ -22,11 +22,14 @@ class ActionStatus(enum.StrEnum):
     DRY_RUN = "dry_run"  # the manager is in dry-run mode
     SKIPPED = "skipped"  # an earlier action of the same decision failed
     UNKNOWN = "unknown"  # in flight when the supervisor stopped; outcome not known
+    AWAITING_APPROVAL = "awaiting_approval"  # approve mode: waits for an operator
+    REJECTED = "rejected"  # an operator said no
+    EXPIRED = "expired"  # nobody approved it in time
 
     @property
     def final(self) -> bool:
         """Whether the action is over."""
-        return self not in (ActionStatus.PENDING, ActionStatus.RUNNING)
+        return self not in (ActionStatus.PENDING, ActionStatus.RUNNING, ActionStatus.AWAITING_APPROVAL)
 
 
 @attrs.frozen(kw_only=True)

@@ -188,8 +188,8 @@ class SQLiteStore:
     async def unfinished_actions(self) -> list[ActionRecord]:
         """Actions journaled as pending or running."""
         rows = self._conn.execute(
-            "SELECT doc FROM actions WHERE status IN (?, ?) ORDER BY seq",
-            (ActionStatus.PENDING.value, ActionStatus.RUNNING.value),
+            "SELECT doc FROM actions WHERE status IN (?, ?, ?) ORDER BY seq",
+            (ActionStatus.PENDING.value, ActionStatus.RUNNING.value, ActionStatus.AWAITING_APPROVAL.value),
         )
         return [ActionRecord.from_json(json.loads(r[0])) for r in rows]
 

@@ -23,7 +23,8 @@ from autonomic.entity import Entity
 from autonomic.errors import EffectorError
 from autonomic.knowledge.knowledge import Knowledge
 from autonomic.knowledge.records import ActionRecord, ActionStatus
-from autonomic.mape.settings import Mode
+from autonomic.mape.gates import Gates
+from autonomic.mape.settings import ManagerSettings, Mode
 from autonomic.mape.validate import PlannedAction
 from autonomic.observability import Metrics
 
@@ -81,6 +82,15 @@ async def invoke_effector(clock: Clock, entity: Entity, name: str, args: dict[st
     return Outcome(status=ActionStatus.OK, started=started, finished=clock.now(), result=_jsonable(result))
 
 
+@attrs.frozen
+class _Awaiting:
+    planned: PlannedAction
+    record: ActionRecord
+    settings: ManagerSettings
+    manager_entity: Entity | None
+    expires: float
+
+
 @attrs.define
 class Executor:
     """Runs plans in the supervisor's task group, one plan per target at a time."""
@@ -94,6 +104,8 @@ class Executor:
     _accepting: bool = attrs.field(init=False, default=True)
     _idle: anyio.Event = attrs.field(init=False, factory=anyio.Event)
     _running_plans: int = attrs.field(init=False, default=0)
+    _awaiting: dict[str, _Awaiting] = attrs.field(init=False, factory=dict)
+    gates: Gates = attrs.field(init=False, factory=Gates)
 
     def bind(self, tg: anyio.abc.TaskGroup) -> None:
         """Use ``tg`` for plans."""
@@ -116,7 +128,15 @@ class Executor:
             await self._idle.wait()
         return self._running_plans == 0
 
-    def _gate(self, manager: str, p: PlannedAction, now: float, reserved: set[str]) -> str | None:
+    def _gate(
+        self,
+        manager: str,
+        manager_entity: Entity | None,
+        p: PlannedAction,
+        now: float,
+        reserved: set[str],
+        settings: ManagerSettings,
+    ) -> str | None:
         """Why ``p`` must be held back, or None."""
         if not self._accepting:
             return "held: the supervisor is shutting down"
@@ -128,7 +148,7 @@ class Executor:
             return f"held: cooldown of {target}.{p.spec.name} until {until:.3f} ({until - now:.1f} s)"
         if not p.target.attached:
             return f"held: {target} is no longer in the tree"
-        return None
+        return self.gates.check(manager_entity, p, now, settings.gates)
 
     async def submit(
         self,
@@ -136,10 +156,18 @@ class Executor:
         round_id: str,
         plan: Sequence[PlannedAction],
         mode: Mode,
-        cooldowns: dict[str, float] | None = None,
+        settings: ManagerSettings | None = None,
+        manager_entity: Entity | None = None,
     ) -> list[ActionRecord]:
-        """Journal the plan's actions and start it; returns the records as journaled."""
+        """Journal the plan's actions and start it; returns the records as journaled.
+
+        In approve mode every action waits for :meth:`approve` (or expires);
+        in dry-run mode nothing runs. Otherwise the gates decide, in order: an
+        action held back holds back the rest of its plan.
+        """
+        settings = settings or ManagerSettings()
         now = self.clock.now()
+        await self.expire_approvals()
         records: list[ActionRecord] = []
         accepted: list[tuple[PlannedAction, ActionRecord]] = []
         reserved: set[str] = set()
@@ -148,9 +176,12 @@ class Executor:
             status, why = ActionStatus.PENDING, None
             if mode is Mode.DRY_RUN:
                 status, why = ActionStatus.DRY_RUN, "dry-run: not invoked"
+            elif mode is Mode.APPROVE:
+                expires = now + settings.gates.approval_timeout_s
+                status, why = ActionStatus.AWAITING_APPROVAL, f"awaiting approval until {expires:.3f}"
             elif blocked is not None:
                 status, why = ActionStatus.SKIPPED, blocked
-            elif (held := self._gate(manager, p, now, reserved)) is not None:
+            elif (held := self._gate(manager, manager_entity, p, now, reserved, settings)) is not None:
                 status, why = ActionStatus.HELD, held
                 blocked = f"skipped: an earlier action of this decision was {held}"
             rec = ActionRecord(
@@ -165,28 +196,90 @@ class Executor:
                 idempotent=p.spec.idempotent,
                 requested=now,
                 error=why,
-                finished=None if status is ActionStatus.PENDING else now,
+                finished=now if status.final else None,
             )
             await self.knowledge.begin_action(rec)
             records.append(rec)
             if self.metrics is not None and status is not ActionStatus.PENDING:
                 self.metrics.actions.labels(p.spec.name, status.value).inc()
-            if status is ActionStatus.PENDING:
+            if status is ActionStatus.AWAITING_APPROVAL:
+                self._awaiting[rec.id] = _Awaiting(
+                    p, rec, settings, manager_entity, now + settings.gates.approval_timeout_s
+                )
+            elif status is ActionStatus.PENDING:
+                self.gates.admitted(manager_entity, p, now)
                 accepted.append((p, rec))
                 reserved.add(p.target_id)
                 self._busy[p.target_id] = rec.id
         if accepted:
-            if self._tg is None:
-                raise RuntimeError("executor is not bound to a task group")
-            self._running_plans += 1
-            if self._idle.is_set():
-                self._idle = anyio.Event()
-            self._tg.start_soon(self._run_plan, manager, accepted, cooldowns or {}, name=f"plan:{round_id}")
+            self._start_plan(manager, accepted, settings)
         return records
 
-    async def _run_plan(
-        self, manager: str, plan: list[tuple[PlannedAction, ActionRecord]], cooldowns: dict[str, float]
+    def _start_plan(
+        self, manager: str, accepted: list[tuple[PlannedAction, ActionRecord]], settings: ManagerSettings
     ) -> None:
+        if self._tg is None:
+            raise RuntimeError("executor is not bound to a task group")
+        self._running_plans += 1
+        if self._idle.is_set():
+            self._idle = anyio.Event()
+        self._tg.start_soon(self._run_plan, manager, accepted, settings, name=f"plan:{accepted[0][1].round_id}")
+
+    # -- approvals ---------------------------------------------------------------------
+    def awaiting_approval(self) -> list[ActionRecord]:
+        """Actions waiting for an operator, oldest first."""
+        return [a.record for a in self._awaiting.values()]
+
+    async def expire_approvals(self) -> None:
+        """Journal as expired the actions nobody approved in time."""
+        now = self.clock.now()
+        for action_id, a in list(self._awaiting.items()):
+            if a.expires <= now:
+                del self._awaiting[action_id]
+                await self.knowledge.update_action(
+                    attrs.evolve(
+                        a.record,
+                        status=ActionStatus.EXPIRED,
+                        finished=now,
+                        error=f"expired: not approved by {a.expires:.3f}",
+                    )
+                )
+
+    async def approve(self, action_id: str, actor: str) -> ActionRecord:
+        """Run an action that waits for approval (gates apply now); raise KeyError if none waits."""
+        await self.expire_approvals()
+        a = self._awaiting.pop(action_id, None)
+        if a is None:
+            raise KeyError(f"no action {action_id} is awaiting approval")
+        now = self.clock.now()
+        rec = attrs.evolve(a.record, reason=f"{a.record.reason} (approved by {actor})".strip())
+        held = self._gate(rec.manager, a.manager_entity, a.planned, now, set(), a.settings)
+        if held is not None:
+            rec = attrs.evolve(rec, status=ActionStatus.HELD, error=held, finished=now)
+            await self.knowledge.update_action(rec)
+            return rec
+        rec = attrs.evolve(rec, status=ActionStatus.PENDING, error=None)
+        await self.knowledge.update_action(rec)
+        self.gates.admitted(a.manager_entity, a.planned, now)
+        self._busy[rec.target] = rec.id
+        self._start_plan(rec.manager, [(a.planned, rec)], a.settings)
+        return rec
+
+    async def reject(self, action_id: str, actor: str) -> ActionRecord:
+        """Refuse an action that waits for approval; raise KeyError if none waits."""
+        a = self._awaiting.pop(action_id, None)
+        if a is None:
+            raise KeyError(f"no action {action_id} is awaiting approval")
+        rec = attrs.evolve(
+            a.record, status=ActionStatus.REJECTED, finished=self.clock.now(), error=f"rejected by {actor}"
+        )
+        await self.knowledge.update_action(rec)
+        return rec
+
+    async def _run_plan(
+        self, manager: str, plan: list[tuple[PlannedAction, ActionRecord]], settings: ManagerSettings
+    ) -> None:
+        cooldowns = settings.cooldowns
         failed: str | None = None
         try:
             for p, rec in plan:
@@ -212,6 +305,13 @@ class Executor:
                 cool = max(p.spec.cooldown, cooldowns.get(p.spec.name, 0.0))
                 if cool > 0 and math.isfinite(cool):
                     self.knowledge.start_cooldown(p.target_id, p.spec.name, outcome.finished + cool)
+                if self.gates.outcome(p, outcome.status, outcome.finished, settings.gates):
+                    self.log.warning(
+                        "circuit_open",
+                        effector=p.spec.name,
+                        type=p.target.type_name,
+                        until=outcome.finished + settings.gates.breaker_reset_s,
+                    )
                 if self.metrics is not None:
                     self.metrics.actions.labels(p.spec.name, outcome.status.value).inc()
                     self.metrics.effector_duration.labels(p.spec.name).observe(outcome.duration)

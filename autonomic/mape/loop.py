@@ -197,7 +197,7 @@ class Manager:
                 state.dirty.add("remembered")
             # Execute
             if plan:
-                records = await self.executor.submit(entity.id, round_id, plan, mode, settings.cooldowns)
+                records = await self.executor.submit(entity.id, round_id, plan, mode, settings, entity)
                 action_ids = tuple(r.id for r in records)
             if decision.escalate:
                 self.escalate(entity, decision.escalate)

@@ -8,7 +8,9 @@ import attrs
 
 __all__ = [
     "LIBRARY_HISTORIES",
+    "GateSettings",
     "HistoryRule",
+    "RateLimit",
     "ManagementSpec",
     "ManagerSettings",
     "Mode",
@@ -23,7 +25,34 @@ class Mode(enum.StrEnum):
 
     ENFORCE = "enforce"  # run the actions
     DRY_RUN = "dry-run"  # journal the decision, call nothing
+    APPROVE = "approve"  # hold each action until an operator approves it (or it expires)
     PAUSED = "paused"  # no rounds at all
+
+
+@attrs.frozen(kw_only=True)
+class RateLimit:
+    """At most ``max_calls`` within ``window_s`` seconds."""
+
+    max_calls: int
+    window_s: float
+
+
+@attrs.frozen(kw_only=True)
+class GateSettings:
+    """Safety gates of a manager's executor (see ``autonomic.mape.gates``)."""
+
+    #: per effector name, across the manager's targets
+    effector_rate: dict[str, RateLimit] = attrs.field(factory=dict)
+    #: per target entity, across effectors
+    entity_rate: RateLimit | None = None
+    #: at most this share of the entity's children acted on within the window (at least one)
+    blast_radius_share: float | None = None
+    blast_radius_window_s: float = 300.0
+    #: open the circuit of an effector (per entity type) after this many failures in a row; 0 disables
+    breaker_failures: int = 5
+    breaker_reset_s: float = 300.0
+    #: how long an action waits for approval in approve mode
+    approval_timeout_s: float = 900.0
 
 
 @attrs.frozen(kw_only=True)
@@ -107,6 +136,7 @@ class ManagerSettings:
     poll_timeout: float = 10.0
     #: cooldowns per effector name (seconds), on top of what effectors declare
     cooldowns: dict[str, float] = attrs.field(factory=dict)
+    gates: GateSettings = attrs.field(factory=GateSettings)
 
 
 @attrs.frozen(kw_only=True)
