@@ -256,6 +256,8 @@ class Runtime:
         Shutdown: stop starting actions, wait up to ``drain_timeout`` for those in
         flight, stop the managers, flush Knowledge.
         """
+        # What the previous run left in flight, read before this run journals anything.
+        leftovers = await self.knowledge.store.unfinished_actions() if self.restore_state else []
         async with anyio.create_task_group() as tg:
             self._tg = tg
             self.executor.bind(tg)
@@ -265,7 +267,7 @@ class Runtime:
                 spec = self.management.get(entity.id)
                 if spec is not None:
                     self._start_manager(entity, spec)
-            tg.start_soon(self._start_and_recover, name="start-tree")
+            tg.start_soon(self._start_and_recover, leftovers, name="start-tree")
             try:
                 yield self
             finally:
@@ -273,17 +275,17 @@ class Runtime:
                     await self.shutdown()
                 tg.cancel_scope.cancel()
 
-    async def _start_and_recover(self) -> None:
+    async def _start_and_recover(self, leftovers: list[ActionRecord]) -> None:
         if self.start_entities:
             try:
                 await self.root.start()
             except Exception as exc:  # the tree is on fire; managers see it and act
                 self._log.error("start_failed", entity=self.root.id, error=f"{type(exc).__name__}: {exc}")
-        if self.restore_state:
-            await self.recover()
+        if leftovers:
+            await self.recover(leftovers)
 
-    async def recover(self) -> list[str]:
-        """Reconcile actions journaled as in flight by a previous run (after a crash or kill -9).
+    async def recover(self, leftovers: list[ActionRecord]) -> list[str]:
+        """Reconcile ``leftovers``, actions a previous run journaled as in flight (a crash, a kill -9).
 
         Each is marked ``unknown``. An idempotent one whose target still exists is
         run again (a new action that names the old one); a non-idempotent one is
@@ -294,7 +296,7 @@ class Runtime:
         """
         lines: list[str] = []
         started = self.clock.now()
-        for rec in await self.knowledge.store.unfinished_actions():
+        for rec in leftovers:
             now = self.clock.now()
             if rec.status is ActionStatus.AWAITING_APPROVAL:
                 await self.knowledge.update_action(
