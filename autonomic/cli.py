@@ -43,7 +43,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from autonomic.observability import configure_logging
     from autonomic.supervisor import Supervisor
 
-    configure_logging(json={"json": True, "console": False, "auto": None}[args.log_format], level=args.log_level)
+    view = args.view if args.view is not None else sys.stdout.isatty()
+    if view and args.log_file is None:
+        args.log_file = str(Path(args.blueprint).resolve().parent / ".autonomic" / "supervisor.log")
+    log_stream = None
+    if args.log_file:
+        Path(args.log_file).parent.mkdir(parents=True, exist_ok=True)
+        log_stream = open(args.log_file, "a", encoding="utf-8")  # noqa: SIM115 - open for the daemon's life
+        print(f"logging to {args.log_file}", file=sys.stderr)
+    configure_logging(
+        json={"json": True, "console": False, "auto": None}[args.log_format] if log_stream is None else True,
+        level=args.log_level,
+        stream=log_stream,
+    )
     try:
         bp = load_blueprint(args.blueprint)
     except BlueprintError as exc:
@@ -56,7 +68,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     elif args.store:
         store = SQLiteStore(args.store)
     sup = Supervisor(bp, store=store)
-    return anyio.run(lambda: sup.run(duration=args.duration))
+    return anyio.run(lambda: sup.run(duration=args.duration, view=view))
 
 
 def _cmd_policy_test(args: argparse.Namespace) -> int:
@@ -148,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--store", default=None, help="'memory', or a SQLite file (overrides the blueprint)")
     r.add_argument("--log-format", choices=["auto", "json", "console"], default="auto")
     r.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    r.add_argument("--view", dest="view", action="store_true", default=None,
+                   help="live terminal view of the tree and decisions (default when stdout is a terminal)")
+    r.add_argument("--no-view", dest="view", action="store_false")
+    r.add_argument("--log-file", default=None, help="write logs (JSON lines) here instead of stderr")
     r.set_defaults(fn=_cmd_run)
 
     pol = sub.add_parser("policy", help="test, evaluate and check Rego policies")

@@ -76,6 +76,7 @@ class Supervisor:
         duration: float | None = None,
         handle_signals: bool = True,
         on_ready: Callable[[Runtime], None] | None = None,
+        view: bool = False,
     ) -> int:
         """Build, run, and on stop: hold new actions, drain in-flight ones, flush Knowledge. Returns 0."""
         bp = self.blueprint
@@ -114,6 +115,10 @@ class Supervisor:
                 async with runtime.running():
                     if on_ready is not None:
                         on_ready(runtime)
+                    if view:
+                        from autonomic.view import run_view
+
+                        tg.start_soon(run_view, runtime)
                     await self._stop.wait()
                     runtime.executor.stop_accepting()
                     if bp.supervisor.stop_on_exit:

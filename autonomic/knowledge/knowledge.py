@@ -60,6 +60,8 @@ class Knowledge:
     _states: dict[str, ManagerState] = attrs.field(init=False, factory=dict)
     _round_seq: itertools.count[int] = attrs.field(init=False, factory=lambda: itertools.count(1))
     _action_seq: itertools.count[int] = attrs.field(init=False, factory=lambda: itertools.count(1))
+    #: the newest rounds of every manager, for live views (the store keeps them all)
+    recent_rounds: deque[RoundRecord] = attrs.field(init=False, factory=lambda: deque(maxlen=200))
 
     async def open(self) -> None:
         """Open the store; ids continue after the last ones it holds."""
@@ -146,12 +148,19 @@ class Knowledge:
 
     async def journal_round(self, record: RoundRecord) -> None:
         """Append a round to the journal."""
+        self.recent_rounds.append(record)
         await self.store.append_round(record)
 
     async def begin_action(self, record: ActionRecord) -> None:
         """Journal an action (durably, before its effector runs)."""
         self.state(record.manager).recent_actions.append(record)
         await self.store.begin_action(record)
+
+    def recent_actions(self, limit: int = 20) -> list[ActionRecord]:
+        """The newest actions of every manager, newest last."""
+        merged = [a for st in self._states.values() for a in st.recent_actions]
+        merged.sort(key=lambda a: (a.requested, a.id))
+        return merged[-limit:]
 
     async def update_action(self, record: ActionRecord) -> None:
         """Journal an action's new status."""

@@ -103,3 +103,25 @@ def test_a_signal_drains_flushes_and_exits_zero(tmp_path: Path, signame: str) ->
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM rounds").fetchone()[0] >= 1
         assert conn.execute("SELECT count(*) FROM state WHERE entity = 'shop/web'").fetchone()[0] >= 1
+
+
+@pytest.mark.anyio
+async def test_the_live_view_shows_tree_sensors_and_decisions() -> None:
+    from autonomic.view import render
+
+    bp = load_blueprint(EXAMPLE)
+    clock = VirtualClock()
+    knowledge = Knowledge(MemoryStore(), clock)
+    await knowledge.open()
+    root, managed = bp.build()
+    rt = Runtime(root, make_engine(bp.engine, bp.policies, clock), knowledge, clock,
+                 management={e.id: s for e, s in managed}, factory=bp.factory)
+    async with rt.running():
+        await clock.run(0.5)
+        starting = render(rt, color=False)
+        await clock.run(120)
+        frame = render(rt, color=False, width=200, height=60)
+    assert "starting" in starting  # slow start-up steps show progress
+    assert "web [sim-web-cluster] running" in frame and "demand_rps=" in frame
+    assert "latest decisions" in frame and "resize(self)" in frame
+    assert "latest actions" in frame and "shop/web.resize(replicas=" in frame
