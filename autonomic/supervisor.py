@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ from autonomic.clock import Clock, SystemClock
 from autonomic.errors import BlueprintError
 from autonomic.knowledge.knowledge import Knowledge
 from autonomic.knowledge.memory import MemoryStore
+from autonomic.knowledge.postgres import PostgresStore
 from autonomic.knowledge.sqlite import SQLiteStore
 from autonomic.knowledge.store import KnowledgeStore
 from autonomic.observability import Metrics
@@ -38,6 +40,11 @@ def make_store(spec: StoreSpec, base_dir: Path) -> KnowledgeStore:
     """The knowledge store a blueprint asks for."""
     if spec.type == "memory":
         return MemoryStore()
+    if spec.type == "postgres":
+        dsn = spec.dsn or (os.environ.get(spec.dsn_env) if spec.dsn_env else None)
+        if not dsn:
+            raise BlueprintError(["store: type postgres needs 'dsn' (or 'dsn_env' naming a set environment variable)"])
+        return PostgresStore(dsn)
     path = Path(spec.path)
     return SQLiteStore(path if path.is_absolute() else base_dir / path, durability=spec.durability)
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+# Fixtures that start real servers, shared by every test folder.
+pytest_plugins = ["tests.support.postgres"]
+
 
 @pytest.fixture
 def anyio_backend() -> str:

@@ -59,10 +59,13 @@ class EngineSpec:
 class StoreSpec:
     """``store``: where Knowledge persists."""
 
-    type: Literal["sqlite", "memory"] = "sqlite"
+    type: Literal["sqlite", "memory", "postgres"] = "sqlite"
     #: the SQLite file, relative to the blueprint's folder
     path: str = "autonomic.db"
     durability: Literal["normal", "full"] = "normal"
+    #: the PostgreSQL connection string (``type: postgres``), or the environment variable holding it
+    dsn: str | None = None
+    dsn_env: str | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -63,6 +63,33 @@ def round_(i: int, entity: str = "a") -> RoundRecord:
 
 @pytest.mark.anyio
 async def test_journal_roundtrip_and_filters(store: KnowledgeStore) -> None:
+    await check_journal_contract(store)
+
+
+@pytest.mark.integration
+@pytest.mark.anyio
+async def test_postgres_store_keeps_the_same_contract_and_survives_reconnects(pg_dsn: str) -> None:
+    from autonomic.knowledge.postgres import MIGRATIONS as PG_MIGRATIONS
+    from autonomic.knowledge.postgres import PostgresStore
+
+    store = PostgresStore(pg_dsn)
+    await store.open()
+    try:
+        await check_journal_contract(store)
+        assert await store.schema_version() == len(PG_MIGRATIONS)
+    finally:
+        await store.close()
+    again = PostgresStore(pg_dsn)
+    await again.open()  # migrations are not applied twice
+    try:
+        assert await again.last_ids() == (5, 5)
+        assert await again.load_state("a") == {"remembered": {"k": [3]}}
+        assert len(await again.unfinished_actions()) == 4
+    finally:
+        await again.close()
+
+
+async def check_journal_contract(store: KnowledgeStore) -> None:
     for i in range(1, 6):
         await store.append_round(round_(i, "a" if i % 2 else "b"))
         await store.begin_action(action(i, manager="a" if i % 2 else "b"))
