@@ -160,8 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--store", default=None, help="'memory', or a SQLite file (overrides the blueprint)")
     r.add_argument("--log-format", choices=["auto", "json", "console"], default="auto")
     r.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    r.add_argument("--view", dest="view", action="store_true", default=None,
-                   help="live terminal view of the tree and decisions (default when stdout is a terminal)")
+    r.add_argument(
+        "--view",
+        dest="view",
+        action="store_true",
+        default=None,
+        help="live terminal view of the tree and decisions (default when stdout is a terminal)",
+    )
     r.add_argument("--no-view", dest="view", action="store_false")
     r.add_argument("--log-file", default=None, help="write logs (JSON lines) here instead of stderr")
     r.set_defaults(fn=_cmd_run)

@@ -20,10 +20,10 @@ import attrs
 import structlog
 
 from autonomic.clock import Clock
-from autonomic.entity import Entity
-from autonomic.knowledge.knowledge import Knowledge
 from autonomic.effector import check_args
+from autonomic.entity import Entity
 from autonomic.errors import DecisionError
+from autonomic.knowledge.knowledge import Knowledge
 from autonomic.knowledge.records import ActionRecord, ActionStatus, RoundRecord
 from autonomic.mape.execute import Executor
 from autonomic.mape.loop import Manager

@@ -76,19 +76,28 @@ def render(rt: Runtime, *, width: int = 120, height: int = 40, color: bool = Tru
         lines.append(f"  … and {len(entities) - budget} more entities")
     lines.append("")
     lines.append("latest decisions")
-    notable = [r for r in rt.knowledge.recent_rounds if r.error or r.problems or (r.decision or {}).get("actions")
-               or (r.decision or {}).get("symptoms")][-6:]
+    notable = [
+        r
+        for r in rt.knowledge.recent_rounds
+        if r.error or r.problems or (r.decision or {}).get("actions") or (r.decision or {}).get("symptoms")
+    ][-6:]
     for r in notable:
         d = r.decision or {}
-        what = r.error or ", ".join(
-            [s["name"] for s in d.get("symptoms", [])] + [f"{a['effector']}({a['target']})" for a in d.get("actions", [])]
-        ) or "; ".join(r.problems)
+        what = (
+            r.error
+            or ", ".join(
+                [s["name"] for s in d.get("symptoms", [])]
+                + [f"{a['effector']}({a['target']})" for a in d.get("actions", [])]
+            )
+            or "; ".join(r.problems)
+        )
         lines.append(f"  {r.id} {r.entity}: {what}"[:width])
     lines.append("latest actions")
     for a in rt.knowledge.recent_actions(6):
         args = ", ".join(f"{k}={_fmt(v)}" for k, v in a.args.items())
-        lines.append(f"  {a.id} {a.target}.{a.effector}({args}) {a.status.value}"
-                     f"{' — ' + a.error if a.error else ''}"[:width])
+        lines.append(
+            f"  {a.id} {a.target}.{a.effector}({args}) {a.status.value}{' — ' + a.error if a.error else ''}"[:width]
+        )
     return "\n".join(lines[:height])
 
 

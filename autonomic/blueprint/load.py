@@ -314,6 +314,7 @@ def _settings(model: ManagerModel) -> ManagerSettings:
         history_sensors=tuple(model.history_sensors),
         poll_timeout=model.poll_timeout,
         cooldowns=dict(model.cooldowns),
+        gates=model.gates,
     )
 
 

@@ -6,6 +6,8 @@ from typing import Literal
 
 import attrs
 
+from autonomic.mape.settings import GateSettings
+
 __all__ = ["EngineSpec", "ManagerModel", "StoreSpec", "SupervisorSpec", "ThresholdModel", "TriggersModel"]
 
 
@@ -37,12 +39,13 @@ class ManagerModel:
     interval: float = 10.0
     min_gap: float = 1.0
     start_spread: float = 1.0
-    mode: Literal["enforce", "dry-run", "paused"] = "enforce"
+    mode: Literal["enforce", "dry-run", "approve", "paused"] = "enforce"
     triggers: TriggersModel = attrs.field(factory=TriggersModel)
     history_retention_s: float = 3600.0
     history_sensors: list[str] = attrs.field(factory=list)
     poll_timeout: float = 10.0
     cooldowns: dict[str, float] = attrs.field(factory=dict)
+    gates: GateSettings = attrs.field(factory=GateSettings)
 
 
 @attrs.frozen(kw_only=True)

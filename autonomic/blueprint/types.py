@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import importlib
 import sys
-from pathlib import Path
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 from autonomic.entity import Entity

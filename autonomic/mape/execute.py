@@ -177,6 +177,10 @@ class Executor:
             if mode is Mode.DRY_RUN:
                 status, why = ActionStatus.DRY_RUN, "dry-run: not invoked"
             elif mode is Mode.APPROVE:
+                waiting = self._same_awaiting(manager, p)
+                if waiting is not None:
+                    records.append(waiting)  # asked again while waiting: one request, not a pile
+                    continue
                 expires = now + settings.gates.approval_timeout_s
                 status, why = ActionStatus.AWAITING_APPROVAL, f"awaiting approval until {expires:.3f}"
             elif blocked is not None:
@@ -226,6 +230,13 @@ class Executor:
         self._tg.start_soon(self._run_plan, manager, accepted, settings, name=f"plan:{accepted[0][1].round_id}")
 
     # -- approvals ---------------------------------------------------------------------
+    def _same_awaiting(self, manager: str, p: PlannedAction) -> ActionRecord | None:
+        for a in self._awaiting.values():
+            r = a.record
+            if r.manager == manager and r.target == p.target_id and r.effector == p.spec.name and r.args == p.args:
+                return r
+        return None
+
     def awaiting_approval(self) -> list[ActionRecord]:
         """Actions waiting for an operator, oldest first."""
         return [a.record for a in self._awaiting.values()]
