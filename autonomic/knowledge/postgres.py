@@ -208,7 +208,7 @@ class PostgresStore:
     async def load_state(self, entity: str) -> dict[str, Any]:
         """A manager's persisted state."""
         cur = await self._exec("SELECT key, value FROM autonomic_state WHERE entity = %s", (entity,))
-        return {k: v for k, v in await cur.fetchall()}
+        return dict(await cur.fetchall())
 
     async def last_ids(self) -> tuple[int, int]:
         """Highest sequence numbers used."""
