@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,21 @@ from autonomic.runtime import Runtime
 __all__ = ["Supervisor", "make_engine", "make_store"]
 
 
-def make_engine(spec: EngineSpec, policies: PolicySet, clock: Clock) -> PolicyEngine:
-    """The policy engine a blueprint asks for."""
+def make_engine(spec: EngineSpec, policies: PolicySet, clock: Clock, *, url: str | None = None) -> PolicyEngine:
+    """The policy engine a blueprint asks for (``url``: an OPA server the supervisor started)."""
     if spec.type == "embedded":
         return EmbeddedEngine(policies, offload=not clock.is_virtual, timeout=spec.timeout, clock=clock)
-    raise BlueprintError([f"engine: type {spec.type!r} is not available in this build"])
+    if clock.is_virtual:
+        # HTTP is real I/O: the virtual clock would jump while a query is in flight.
+        raise BlueprintError(["engine: type opa needs the real clock"])
+    try:
+        from autonomic.policy.opa import OPAEngine
+    except ImportError as exc:
+        raise BlueprintError([f"engine: type opa needs the opa extra (pip install 'autonomic[opa]'): {exc}"]) from None
+    target = spec.url or url
+    if target is None:
+        raise BlueprintError(["engine: type opa needs 'url', or a supervisor that starts OPA"])
+    return OPAEngine(policies, target, timeout=spec.timeout)
 
 
 def make_store(spec: StoreSpec, base_dir: Path) -> KnowledgeStore:
@@ -87,10 +98,37 @@ class Supervisor:
     ) -> int:
         """Build, run, and on stop: hold new actions, drain in-flight ones, flush Knowledge. Returns 0."""
         bp = self.blueprint
+        async with AsyncExitStack() as stack:
+            url = None
+            if bp.engine.type == "opa" and bp.engine.url is None:
+                from autonomic.policy.opa_server import OPAServer
+
+                server = await stack.enter_async_context(OPAServer())
+                url = server.url
+                self.log.info("opa_started", url=url)
+            return await self._run(
+                make_engine(bp.engine, bp.policies, self.clock, url=url),
+                duration=duration,
+                handle_signals=handle_signals,
+                on_ready=on_ready,
+                view=view,
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _run(
+        self,
+        engine: PolicyEngine,
+        *,
+        duration: float | None,
+        handle_signals: bool,
+        on_ready: Callable[[Runtime], None] | None,
+        view: bool,
+    ) -> int:
+        bp = self.blueprint
         store = self.store or make_store(bp.store, bp.base_dir)
         knowledge = Knowledge(store, self.clock)
-        engine = make_engine(bp.engine, bp.policies, self.clock)
         root, managed = bp.build()
+        await engine.open()  # compile errors now, not in the first round
         await knowledge.open()
         try:
             runtime = Runtime(

@@ -149,5 +149,8 @@ class EmbeddedEngine:
         except TimeoutError:
             raise PolicyError(f"evaluation timed out after {self._timeout:g} s", path=path) from None
 
+    async def open(self) -> None:
+        """Nothing to do: modules were compiled when the engine was made."""
+
     async def aclose(self) -> None:
         """Nothing to release: engines go with their threads."""

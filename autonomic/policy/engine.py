@@ -155,6 +155,9 @@ class PolicyEngine(Protocol):
     def packages(self) -> Sequence[str]:
         """The packages loaded."""
 
+    async def open(self) -> None:
+        """Load the policies where they are evaluated (raises PolicyError on compile errors)."""
+
     async def evaluate(self, path: str, input_json: str) -> Any:
         """The value at ``path`` for this input, or :data:`UNDEFINED`."""
 

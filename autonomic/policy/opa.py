@@ -46,7 +46,7 @@ from autonomic.policy.engine import UNDEFINED, PolicySet, PolicySource, check_da
 __all__ = ["OPAEngine"]
 
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9._/-]")
-#: OPA's compile error codes that a missing module can cause (pushed too early, before what it calls)
+#: OPA's code for a syntax error: reported before the errors it may cause elsewhere
 _PARSE_ERROR = "rego_parse_error"
 _JSON_HEADERS: Final = {"Content-Type": "application/json"}
 

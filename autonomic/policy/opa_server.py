@@ -122,6 +122,17 @@ def _free_port(host: str) -> int:
         return int(s.getsockname()[1])
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Raise if something listens on ``host:port`` (it would answer our health checks instead of OPA)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # As Go does: lingering TIME_WAIT connections of a stopped server do not count.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise OPAServerError(f"cannot start OPA on {host}:{port}: {exc.strerror or exc}") from None
+
+
 async def probe_health(host: str, port: int, *, within: float = 1.0) -> bool:
     """Whether ``GET /health`` on ``host:port`` answers 200 within ``within`` s (plain HTTP over anyio)."""
     try:
@@ -200,14 +211,17 @@ class OPAServer:
         return self._process.pid if self._process is not None else None
 
     def log_text(self) -> str:
-        """The tail of the server's log so far."""
+        """The server's log so far (its start and its end, when long)."""
         if self._current_log is None:
             return ""
         try:
             data = self._current_log.read_bytes()
         except OSError:
             return ""
-        return data[-_LOG_TAIL:].decode("utf-8", "replace")
+        if len(data) > _LOG_TAIL:
+            # The cause is usually first (a bad flag, then the usage text), the latest news last.
+            data = data[: _LOG_TAIL // 2] + b"\n...\n" + data[-_LOG_TAIL // 2 :]
+        return data.decode("utf-8", "replace")
 
     def command(self, binary: Path, port: int) -> list[str]:
         """The command line that starts the server."""
@@ -240,6 +254,13 @@ class OPAServer:
         for _ in range(1 if self._requested_port is not None else _PORT_ATTEMPTS):
             port = self._requested_port or _free_port(self._host)
             self._port = port
+            try:
+                _check_port_free(self._host, port)
+            except OPAServerError as exc:
+                if self._requested_port is not None:
+                    raise
+                last_error = str(exc)  # taken since it was picked: pick another
+                continue
             await self._spawn(binary, port)
             outcome = await self._wait_healthy()
             if outcome is None:
@@ -248,7 +269,7 @@ class OPAServer:
                 return
             last_error = outcome
             await self._reap()
-            if "address already in use" not in last_error:
+            if "address already in use" not in last_error.lower():
                 break
         raise OPAServerError(last_error)
 
@@ -286,7 +307,7 @@ class OPAServer:
                 while True:
                     if process.returncode is not None:
                         return f"opa exited with {process.returncode} while starting:\n{self.log_text()}"
-                    if await probe_health(self._host, self._port, within=0.5):
+                    if await probe_health(self._host, self._port, within=0.5) and process.returncode is None:
                         return None
                     # Nothing to wait on but the socket: OPA says nothing when ready at log level error.
                     await anyio.sleep(0.05)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -114,8 +115,14 @@ async def test_the_live_view_shows_tree_sensors_and_decisions() -> None:
     knowledge = Knowledge(MemoryStore(), clock)
     await knowledge.open()
     root, managed = bp.build()
-    rt = Runtime(root, make_engine(bp.engine, bp.policies, clock), knowledge, clock,
-                 management={e.id: s for e, s in managed}, factory=bp.factory)
+    rt = Runtime(
+        root,
+        make_engine(bp.engine, bp.policies, clock),
+        knowledge,
+        clock,
+        management={e.id: s for e, s in managed},
+        factory=bp.factory,
+    )
     async with rt.running():
         await clock.run(0.5)
         starting = render(rt, color=False)
@@ -125,3 +132,40 @@ async def test_the_live_view_shows_tree_sensors_and_decisions() -> None:
     assert "web [sim-web-cluster] running" in frame and "demand_rps=" in frame
     assert "latest decisions" in frame and "resize(self)" in frame
     assert "latest actions" in frame and "shop/web.resize(replicas=" in frame
+
+
+@pytest.mark.integration
+def test_the_example_runs_unchanged_on_a_real_opa_server(tmp_path: Path) -> None:
+    """The same blueprint and Rego, with `engine: {type: opa}`: the supervisor starts OPA and decides through it."""
+    import shutil
+
+    shutil.copytree(EXAMPLE.parent, tmp_path / "sim", ignore=shutil.ignore_patterns(".autonomic"))
+    bp = tmp_path / "sim" / "blueprint.yaml"
+    bp.write_text(bp.read_text().replace("name: sim-shop\n", "name: sim-shop\nengine:\n  type: opa\n"))
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autonomic",
+            "run",
+            str(bp),
+            "--duration",
+            "8",
+            "--store",
+            "memory",
+            "--log-format",
+            "json",
+            "--no-view",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    events = [json.loads(line) for line in out.stderr.splitlines() if line.startswith("{")]
+    started = [e for e in events if e["event"] == "opa_started"]
+    assert started and started[0]["url"].startswith("http://127.0.0.1:")
+    assert [e for e in events if e["event"] == "supervisor_start"][0]["engine"] == "opa"
+    rounds = [e for e in events if e["event"] == "round"]
+    assert rounds and not [r for r in rounds if r.get("error")]
