@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from autonomic import Aggregate, Count, Entity, ManagementSpec, ManagerSettings, PolicyBinding, Sensor
 from autonomic.clock import Clock, SystemClock, VirtualClock
 from autonomic.knowledge import Knowledge, MemoryStore
+from autonomic.knowledge.knowledge import ManagerState
 from autonomic.lifecycle import Lifecycle
 from autonomic.mape.monitor import build_input
-from autonomic.knowledge.knowledge import ManagerState
 from autonomic.observability import Metrics
 from autonomic.policy import EmbeddedEngine, PolicySet
 from autonomic.runtime import Runtime
