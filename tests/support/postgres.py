@@ -116,8 +116,8 @@ async def make(anyio_backend: str, base_dir: Path, pg_bin: Path, os_user: str) -
 
 
 @pytest.fixture
-async def pg_dsn(make: Make) -> AsyncIterator[str]:
-    """A running PostgreSQL server (primary) and a DSN for its ``postgres`` database."""
+async def pg_dsn(make: Make) -> str:
+    """A running PostgreSQL server (primary; ``make`` stops it) and a DSN for its ``postgres`` database."""
     server = make("store")
     await server.start()
-    yield f"host=127.0.0.1 port={server.config.port} user={server.config.superuser} dbname=postgres"
+    return f"host=127.0.0.1 port={server.config.port} user={server.config.superuser} dbname=postgres"
