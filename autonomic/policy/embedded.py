@@ -101,7 +101,11 @@ class EmbeddedEngine:
             try:
                 engine.add_policy(src.path, src.text)
             except Exception as exc:
-                raise policy_error_from(exc) from None
+                message = str(exc)
+            else:
+                continue
+            del engine  # see _query: never let a traceback carry an engine away
+            raise policy_error_from(RuntimeError(message)) from None
         return engine
 
     def _engine(self) -> Any:
@@ -116,6 +120,21 @@ class EmbeddedEngine:
             del cache[next(iter(cache))]  # dropped here, on its own thread
         return engine
 
+    def _query(self, path: str, input_json: str) -> tuple[str, RuntimeError | None]:
+        """Run the query; failures come back as a value.
+
+        No reference to the engine may outlive this frame: a traceback holding
+        it could carry it to another thread, and dropping it there panics.
+        """
+        engine = self._engine()
+        try:
+            engine.set_input_json(input_json)
+            return engine.eval_query_as_json(path), None
+        except Exception as exc:
+            return "", RuntimeError(str(exc))
+        finally:
+            del engine
+
     def evaluate_sync(self, path: str, input_doc: Any = None, *, input_json: str | None = None) -> Any:
         """Evaluate on the calling thread; the value, or :data:`UNDEFINED`."""
         check_data_path(path)
@@ -124,12 +143,9 @@ class EmbeddedEngine:
                 input_json = json.dumps(input_doc, allow_nan=False)
             except (TypeError, ValueError) as exc:
                 raise PolicyError(f"input is not JSON: {exc}", path=path) from None
-        engine = self._engine()
-        try:
-            engine.set_input_json(input_json)
-            raw = engine.eval_query_as_json(path)
-        except Exception as exc:
-            raise policy_error_from(exc, path=path) from None
+        raw, error = self._query(path, input_json)
+        if error is not None:
+            raise policy_error_from(error, path=path) from None
         result = json.loads(raw).get("result") or []
         if not result:
             return UNDEFINED
