@@ -33,7 +33,10 @@ __all__ = ["Supervisor", "make_engine", "make_store"]
 def make_engine(spec: EngineSpec, policies: PolicySet, clock: Clock, *, url: str | None = None) -> PolicyEngine:
     """The policy engine a blueprint asks for (``url``: an OPA server the supervisor started)."""
     if spec.type == "embedded":
-        return EmbeddedEngine(policies, offload=not clock.is_virtual, timeout=spec.timeout, clock=clock)
+        return EmbeddedEngine(
+            policies, offload=spec.offload and not clock.is_virtual, timeout=spec.timeout, clock=clock,
+            max_threads=spec.threads,
+        )
     if clock.is_virtual:
         # HTTP is real I/O: the virtual clock would jump while a query is in flight.
         raise BlueprintError(["engine: type opa needs the real clock"])

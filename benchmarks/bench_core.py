@@ -103,7 +103,10 @@ def decision_latency(n: int = 2000) -> tuple[float, float, float, float]:
     doc = build_input(cluster, ManagerState(), [], 1000.0)
     text = json.dumps(doc, sort_keys=True)
     out = {}
-    for name, rego, path in (("policy", POLICY, "data.bench.cluster.decision"), ("empty", EMPTY, "data.bench.empty.decision")):
+    for name, rego, path in (
+        ("policy", POLICY, "data.bench.cluster.decision"),
+        ("empty", EMPTY, "data.bench.empty.decision"),
+    ):
         engine = EmbeddedEngine(PolicySet.from_texts({f"{name}.rego": rego}))
         for _ in range(200):
             engine.evaluate_sync(path, input_json=text)
@@ -116,15 +119,28 @@ def decision_latency(n: int = 2000) -> tuple[float, float, float, float]:
     return (*out["policy"], *out["empty"])
 
 
-async def run_tree(clock: Clock, clusters: int, members: int, seconds: float, package: str, rego: str) -> dict[str, float]:
+async def run_tree(
+    clock: Clock, clusters: int, members: int, seconds: float, package: str, rego: str, *, offload: bool = True
+) -> dict[str, float]:
     root = build_tree(clusters, members)
-    engine = EmbeddedEngine(PolicySet.from_texts({"p.rego": rego}), offload=not clock.is_virtual, clock=clock)
+    engine = EmbeddedEngine(
+        PolicySet.from_texts({"p.rego": rego}), offload=offload and not clock.is_virtual, clock=clock
+    )
     knowledge = Knowledge(MemoryStore(max_rounds=10_000, max_actions=10_000), clock)
     await knowledge.open()
-    spec = ManagementSpec(bindings=(PolicyBinding(package=package),), settings=ManagerSettings(interval=1.0, min_gap=0.5))
+    spec = ManagementSpec(
+        bindings=(PolicyBinding(package=package),), settings=ManagerSettings(interval=1.0, min_gap=0.5)
+    )
     metrics = Metrics()
-    rt = Runtime(root, engine, knowledge, clock, management={c.id: spec for c in root.children}, metrics=metrics,
-                 start_entities=False)
+    rt = Runtime(
+        root,
+        engine,
+        knowledge,
+        clock,
+        management={c.id: spec for c in root.children},
+        metrics=metrics,
+        start_entities=False,
+    )
     cpu0 = time.process_time()
     wall0 = time.perf_counter()
     async with rt.running():
@@ -180,29 +196,57 @@ def main() -> None:
     ]
     virt = anyio.run(run_tree, VirtualClock(), args.clusters, args.members, args.sim_seconds, "bench.cluster", POLICY)
     base = anyio.run(run_tree, VirtualClock(), args.clusters, args.members, args.sim_seconds, "bench.empty", EMPTY)
-    rows.append((
-        f"CPU s per simulated s, {n_entities:,} entities, 1 s rounds (virtual clock)",
-        f"{virt['cpu_per_sim_s']:.3f}",
-        f"empty policy {base['cpu_per_sim_s']:.3f}",
-        f"{virt['cpu_per_sim_s'] / base['cpu_per_sim_s']:.2f}x",
-    ))
-    rows.append(("rounds per simulated s (virtual clock)", f"{virt['rounds'] / args.sim_seconds:.0f}",
-                 f"managers {args.clusters}", f"{virt['rounds'] / args.sim_seconds / args.clusters:.2f}"))
+    rows.append(
+        (
+            f"CPU s per simulated s, {n_entities:,} entities, 1 s rounds (virtual clock)",
+            f"{virt['cpu_per_sim_s']:.3f}",
+            f"empty policy {base['cpu_per_sim_s']:.3f}",
+            f"{virt['cpu_per_sim_s'] / base['cpu_per_sim_s']:.2f}x",
+        )
+    )
+    rows.append(
+        (
+            "rounds per simulated s (virtual clock)",
+            f"{virt['rounds'] / args.sim_seconds:.0f}",
+            f"managers {args.clusters}",
+            f"{virt['rounds'] / args.sim_seconds / args.clusters:.2f}",
+        )
+    )
     real = anyio.run(run_tree, SystemClock(), args.clusters, args.members, args.real_seconds, "bench.cluster", POLICY)
-    rows.append((
-        f"loop lag p99, {n_entities:,} entities, real clock (ms)",
-        f"{real['lag_p99_s'] * 1000:.0f}",
-        "round interval 1000",
-        f"{real['lag_p99_s']:.3f}",
-    ))
-    rows.append(("CPU share on the real clock (CPU s / wall s)", f"{real['cpu_s'] / real['wall_s']:.2f}", "2 cores",
-                 f"{real['cpu_s'] / real['wall_s'] / 2:.2f}"))
+    rows.append(
+        (
+            f"loop lag p99, {n_entities:,} entities, real clock (ms)",
+            f"{real['lag_p99_s'] * 1000:.0f}",
+            "round interval 1000",
+            f"{real['lag_p99_s']:.3f}",
+        )
+    )
+    rows.append(
+        (
+            "CPU share on the real clock (CPU s / wall s)",
+            f"{real['cpu_s'] / real['wall_s']:.2f}",
+            "2 cores",
+            f"{real['cpu_s'] / real['wall_s'] / 2:.2f}",
+        )
+    )
     member_b, bare_b = memory_per_entity()
-    rows.append(("memory per member entity, 3 sensors x 8 points (bytes)", f"{member_b:.0f}", f"bare Entity {bare_b:.0f}",
-                 f"{member_b / bare_b:.2f}x"))
+    rows.append(
+        (
+            "memory per member entity, 3 sensors x 8 points (bytes)",
+            f"{member_b:.0f}",
+            f"bare Entity {bare_b:.0f}",
+            f"{member_b / bare_b:.2f}x",
+        )
+    )
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    rows.append(("peak RSS of this benchmark process (MiB)", f"{rss_mb:.0f}", f"{n_entities:,} entities",
-                 f"{rss_mb * 1024 * 1024 / n_entities:.0f} B/entity"))
+    rows.append(
+        (
+            "peak RSS of this benchmark process (MiB)",
+            f"{rss_mb:.0f}",
+            f"{n_entities:,} entities",
+            f"{rss_mb * 1024 * 1024 / n_entities:.0f} B/entity",
+        )
+    )
     print(table(rows))
 
 

@@ -102,14 +102,24 @@ def scaling_input(members: int = MEMBERS) -> dict[str, Any]:
         ],
     }
     children = [
-        summary(f"{cluster}/pod-{i:02d}", "web-server", {"cpu": 400 + 5 * i, "cpu_request": 500}, {},
-                ["restart", "start", "stop"])
+        summary(
+            f"{cluster}/pod-{i:02d}",
+            "web-server",
+            {"cpu": 400 + 5 * i, "cpu_request": 500},
+            {},
+            ["restart", "start", "stop"],
+        )
         for i in range(members)
     ]
     return {
         "now": NOW,
-        "entity": summary(cluster, "web-cluster", {"replicas": members}, {"scaling": scaling},
-                          ["replace_member", "resize", "restart", "start", "stop"]),
+        "entity": summary(
+            cluster,
+            "web-cluster",
+            {"replicas": members},
+            {"scaling": scaling},
+            ["replace_member", "resize", "restart", "start", "stop"],
+        ),
         "children": children,
         "knowledge": {
             "actions": [],
@@ -194,8 +204,9 @@ def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--n", type=int, default=500, help="timed evaluations per engine (default 500)")
     parser.add_argument("--warmup", type=int, default=50, help="untimed evaluations first (default 50)")
-    parser.add_argument("--small", action="store_true",
-                        help="use the small fallback policy even when the library has autonomic.scaling")
+    parser.add_argument(
+        "--small", action="store_true", help="use the small fallback policy even when the library has autonomic.scaling"
+    )
     args = parser.parse_args()
     raise SystemExit(anyio.run(main, args.n, args.warmup, args.small))
 

@@ -65,6 +65,10 @@ class EmbeddedEngine:
         self._offload = offload
         self._timeout = timeout
         self._clock = clock or SystemClock()
+        # Slots are taken before the timeout starts, so waiting for a free thread under load
+        # makes a round late, not failed; the thread limiter bounds the threads themselves
+        # (an evaluation abandoned on timeout keeps its thread until it ends).
+        self._slots = anyio.CapacityLimiter(max_threads) if offload else None
         self._limiter = anyio.CapacityLimiter(max_threads) if offload else None
         self._version = policies.version
         self._key = f"{self._version}:{len(policies.sources)}"
@@ -96,17 +100,20 @@ class EmbeddedEngine:
         return self._policies
 
     def _compile(self) -> Any:
+        engine, message = self._build()
+        if message is not None:
+            raise policy_error_from(RuntimeError(message)) from None
+        return engine
+
+    def _build(self) -> tuple[Any, str | None]:
+        """A compiled engine, or the error (as text: see _query, no traceback may hold an engine)."""
         engine = regorus.Engine()
         for src in self._policies.sources:
             try:
                 engine.add_policy(src.path, src.text)
             except Exception as exc:
-                message = str(exc)
-            else:
-                continue
-            del engine  # see _query: never let a traceback carry an engine away
-            raise policy_error_from(RuntimeError(message)) from None
-        return engine
+                return None, str(exc)
+        return engine, None
 
     def _engine(self) -> Any:
         cache: dict[str, Any] | None = getattr(_THREAD_ENGINES, "cache", None)
@@ -153,10 +160,10 @@ class EmbeddedEngine:
 
     async def evaluate(self, path: str, input_json: str) -> Any:
         """Evaluate, on a worker thread under the timeout when offloading, else inline."""
-        if not self._offload:
+        if not self._offload or self._slots is None:
             return self.evaluate_sync(path, input_json=input_json)
         try:
-            async with self._clock.timeout(self._timeout):
+            async with self._slots, self._clock.timeout(self._timeout):
                 return await anyio.to_thread.run_sync(
                     lambda: self.evaluate_sync(path, input_json=input_json),
                     limiter=self._limiter,
