@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio
 
+from autonomic.cli_client import register_client_commands
 from autonomic.errors import AutonomicError, BlueprintError, PolicyError
 
 __all__ = ["main"]
@@ -186,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = psub.add_parser("check", help="compile policies and report errors with file and line")
     c.add_argument("paths", nargs="+")
     c.set_defaults(fn=_cmd_policy_check)
+    register_client_commands(sub)
     return p
 
 

@@ -428,6 +428,9 @@ class Entity:
             return
         old = state.value
         state.stale = True
+        parent = self._parent
+        if parent is not None and state.spec.name in parent._child_sources:
+            parent._dirty = True
         self.report_problem(f"sensor {state.spec.name}: stale ({reason})")
         ctx = self._ctx
         if ctx is not None and old is not None and state.spec.name in ctx.watched:

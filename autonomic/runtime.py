@@ -70,6 +70,8 @@ class Runtime:
     _log: Any = attrs.field(init=False, factory=lambda: structlog.get_logger("autonomic.runtime"))
     _loggers: dict[str, Any] = attrs.field(init=False, factory=dict)
     _started: bool = attrs.field(init=False, default=False)
+    #: called on every lifecycle, up or ready change (the API's event stream listens here)
+    status_listeners: list[Callable[[Entity, str, Any, Any], None]] = attrs.field(init=False, factory=list)
     #: management for entities built but not attached yet (their ids are known only then)
     _pending: weakref.WeakKeyDictionary[Entity, ManagementSpec] = attrs.field(
         init=False, factory=weakref.WeakKeyDictionary
@@ -123,6 +125,8 @@ class Runtime:
 
     def status_changed(self, entity: Entity, field: str, old: Any, new: Any) -> None:
         """Lifecycle events for the entity's and its parent's managers; trigger their rounds."""
+        for listener in self.status_listeners:
+            listener(entity, field, old, new)
         now = self.clock.now()
         for m in (self.managers.get(entity.id), self._manager_above(entity)):
             if m is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 from collections.abc import Callable
@@ -155,12 +156,28 @@ class Supervisor:
                 policy_version=engine.version,
                 store=type(store).__name__,
             )
+            api = None
+            if bp.api.enabled:
+                from autonomic.api.context import build_context
+                from autonomic.api.server import bind_socket
+
+                # Tokens, the authz policy and the port are checked before anything runs.
+                api = (
+                    build_context(runtime, self.metrics, tokens_file=bp.api.tokens_file, authz=bp.api.authz,
+                                  base_dir=bp.base_dir, max_body=bp.api.max_body, public_metrics=bp.api.public_metrics),
+                    bind_socket(bp.api.host, bp.api.port),
+                )
             async with anyio.create_task_group() as tg:
                 if handle_signals:
                     tg.start_soon(self._on_signals)
                 if duration is not None:
                     tg.start_soon(self._stop_after, duration)
                 async with runtime.running():
+                    if api is not None:
+                        from autonomic.api.server import serve_api
+
+                        await tg.start(functools.partial(serve_api, api[0], sock=api[1]))
+                        self.log.info("api_listening", host=bp.api.host, port=api[1].getsockname()[1])
                     if on_ready is not None:
                         on_ready(runtime)
                     if view:

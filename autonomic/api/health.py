@@ -28,13 +28,18 @@ async def readyz(req: Request) -> Response:
     expected = [eid for eid in rt.management if rt.root.find(eid) is not None]
     running = sum(1 for eid in expected if eid in rt.managers)
     checks["tree"] = {"ok": rt.root.attached}
-    checks["managers"] = {"ok": rt.root.attached and running == len(expected), "running": running, "expected": len(expected)}
+    checks["managers"] = {
+        "ok": rt.root.attached and running == len(expected),
+        "running": running,
+        "expected": len(expected),
+    }
     try:
         await req.ctx.knowledge.store.last_ids()
         checks["store"] = {"ok": True}
     except Exception as exc:  # any failure of the store means not ready; say which
         checks["store"] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     checks["api"] = {"ok": not req.ctx.bus.closed}
+    checks["actions"] = {"ok": rt.executor.accepting}  # false while shutting down
     ready = all(c["ok"] for c in checks.values())
     return JsonResponse({"ready": ready, "checks": checks}, 200 if ready else 503)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -32,8 +32,9 @@ __all__ = [
     "parse_json",
 ]
 
-Scope = dict[str, Any]
-Message = dict[str, Any]
+# What httpx's ASGITransport and uvicorn pass: mappings, not necessarily dicts.
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
@@ -115,9 +116,7 @@ class Response:
 class _BodyResponse(Response):
     """A response whose whole body is known."""
 
-    def __init__(
-        self, status: int, body: bytes, content_type: str, headers: Sequence[tuple[str, str]] = ()
-    ) -> None:
+    def __init__(self, status: int, body: bytes, content_type: str, headers: Sequence[tuple[str, str]] = ()) -> None:
         self.status = status
         self.body = body
         self.content_type = content_type
@@ -221,7 +220,5 @@ class Request:
         """The body as JSON (``None`` when empty); 415 for a content type other than JSON."""
         ctype = self.header("content-type")
         if ctype is not None and ctype.split(";", 1)[0].strip().lower() not in (_JSON_TYPE, ""):
-            raise HttpError(
-                415, f"the body must be JSON (Content-Type: {_JSON_TYPE}), got Content-Type: {ctype[:80]}"
-            )
+            raise HttpError(415, f"the body must be JSON (Content-Type: {_JSON_TYPE}), got Content-Type: {ctype[:80]}")
         return parse_json(await self.body())

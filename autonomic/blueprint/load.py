@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from autonomic._convert import structure
-from autonomic.blueprint.model import EngineSpec, ManagerModel, StoreSpec, SupervisorSpec
+from autonomic.blueprint.model import ApiSpec, EngineSpec, ManagerModel, StoreSpec, SupervisorSpec
 from autonomic.blueprint.types import EntityTypes
 from autonomic.blueprint.yaml_source import Located, Path_, load_yaml
 from autonomic.entity import Entity
@@ -36,7 +36,7 @@ from autonomic.policy.engine import PolicySet, library_path
 
 __all__ = ["Blueprint", "load_blueprint", "parse_blueprint"]
 
-_TOP_KEYS = {"name", "policies", "engine", "store", "supervisor", "defaults", "entity"}
+_TOP_KEYS = {"name", "policies", "engine", "store", "supervisor", "defaults", "entity", "api"}
 _ENTITY_KEYS = {"name", "type", "config", "children", "policies", "manager", "depends_on"}
 _BINDING_KEYS = {"package", "files", "record"}
 _CATTRS_PATH = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|\['([^']*)'\]")
@@ -88,6 +88,7 @@ class Blueprint:
     defaults: dict[str, Any]
     types: EntityTypes = attrs.field(eq=False)
     source: Located | None = attrs.field(eq=False, default=None)
+    api: ApiSpec = attrs.field(factory=ApiSpec)
 
     def build(self) -> tuple[Entity, list[tuple[Entity, ManagementSpec]]]:
         """A fresh entity tree and how each managed entity in it is managed."""
@@ -141,6 +142,7 @@ def parse_blueprint(
     engine = section("engine", EngineSpec)
     store = section("store", StoreSpec)
     supervisor = section("supervisor", SupervisorSpec)
+    api = section("api", ApiSpec)
     defaults = doc.get("defaults") or {}
     if not isinstance(defaults, dict):
         problems.add(("defaults",), "expected a mapping of manager settings")
@@ -198,6 +200,7 @@ def parse_blueprint(
         defaults=defaults,
         types=(types or EntityTypes()).with_search_path(base),
         source=src,
+        api=api,
     )
     node_paths: dict[Entity, Path_] = {}
     built = _build_node(bp, root, ("entity",), problems, default_name=bp.name, node_paths=node_paths)

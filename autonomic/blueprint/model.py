@@ -8,7 +8,7 @@ import attrs
 
 from autonomic.mape.settings import GateSettings
 
-__all__ = ["EngineSpec", "ManagerModel", "StoreSpec", "SupervisorSpec", "ThresholdModel", "TriggersModel"]
+__all__ = ["ApiSpec", "EngineSpec", "ManagerModel", "StoreSpec", "SupervisorSpec", "ThresholdModel", "TriggersModel"]
 
 
 @attrs.frozen(kw_only=True)
@@ -73,6 +73,21 @@ class StoreSpec:
     #: the PostgreSQL connection string (``type: postgres``), or the environment variable holding it
     dsn: str | None = None
     dsn_env: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ApiSpec:
+    """``api``: the supervisor's HTTP API (see docs/api.md)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8470
+    #: ``name:token`` lines, relative to the blueprint's folder (or AUTONOMIC_API_TOKENS)
+    tokens_file: str | None = None
+    #: operator ``autonomic.authz`` policy files or folders, relative to the blueprint's folder
+    authz: list[str] = attrs.field(factory=list)
+    max_body: int = 65536
+    public_metrics: bool = False
 
 
 @attrs.frozen(kw_only=True)

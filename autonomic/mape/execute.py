@@ -112,6 +112,11 @@ class Executor:
         self._tg = tg
 
     @property
+    def accepting(self) -> bool:
+        """False once the supervisor is shutting down."""
+        return self._accepting
+
+    @property
     def in_flight(self) -> dict[str, str]:
         """Targets with an action in flight, to the action's id."""
         return dict(self._busy)

@@ -230,7 +230,7 @@ class Manager:
     def _observe(self, record: RoundRecord, n_actions: int) -> None:
         if self.metrics is not None:
             m = self.metrics
-            m.rounds.labels(record.trigger).inc()
+            m.rounds.labels(record.trigger.split(":", 1)[0]).inc()  # the kind: one series, not one per entity
             m.round_duration.observe(record.timings.get("round_s", 0.0))
             if record.error_kind == "policy":
                 outcome = "policy_error"
