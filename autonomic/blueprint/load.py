@@ -38,7 +38,7 @@ __all__ = ["Blueprint", "load_blueprint", "parse_blueprint"]
 
 _TOP_KEYS = {"name", "policies", "engine", "store", "supervisor", "defaults", "entity", "api"}
 _ENTITY_KEYS = {"name", "type", "config", "children", "policies", "manager", "depends_on"}
-_BINDING_KEYS = {"package", "files", "record"}
+_BINDING_KEYS = {"package", "files", "record", "config"}
 _CATTRS_PATH = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|\['([^']*)'\]")
 
 
@@ -295,7 +295,11 @@ def _bindings(bp: Blueprint, raw: Any, path: Path_, problems: _Problems) -> tupl
                 problems.add(_cattrs_path((*ip, "record", j), pth), msg)
             if rule is not None:
                 rules.append(rule)
-        out.append(PolicyBinding.for_package(package, tuple(rules)))
+        cfg = item.get("config") or {}
+        if not isinstance(cfg, dict):
+            problems.add((*ip, "config"), "expected a mapping of policy settings")
+            cfg = {}
+        out.append(PolicyBinding.for_package(package, tuple(rules), cfg))
     return tuple(out)
 
 

@@ -59,6 +59,7 @@ class Manager:
     _last_start: float | None = attrs.field(init=False, default=None)
     _seeded: set[str] = attrs.field(init=False, factory=set)
     _dropped_events: int = attrs.field(init=False, default=0)
+    _binding_config: dict[str, Any] = attrs.field(init=False, factory=dict)
     rounds_run: int = attrs.field(init=False, default=0)
     #: how late the last interval rounds started (seconds), newest last
     lag_samples: deque[float] = attrs.field(init=False, factory=lambda: deque(maxlen=256))
@@ -68,6 +69,8 @@ class Manager:
             self.log = structlog.get_logger("autonomic.mape").bind(entity=self.entity.id)
         st = self.knowledge.state(self.entity.id)
         st.retention_s = self.spec.settings.history_retention_s
+        for b in self.spec.bindings:
+            self._binding_config.update(b.config)
 
     @property
     def mode(self) -> Mode:
@@ -162,6 +165,8 @@ class Manager:
         self._events.clear()
         cooldowns = kn.cooldowns([entity.id, *(c.id for c in entity.children)], now)
         doc = build_input(entity, state, events, now, settings.history_sensors, cooldowns)
+        if self._binding_config:
+            doc["entity"]["config"] = {**self._binding_config, **doc["entity"]["config"]}
         input_json = json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=False, default=str)
         digest = hashlib.sha256(input_json.encode()).hexdigest()[:16]
         t1 = time.perf_counter()

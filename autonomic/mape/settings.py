@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 import attrs
 
@@ -75,11 +76,16 @@ class PolicyBinding:
 
     package: str
     histories: tuple[HistoryRule, ...] = ()
+    #: policy settings given to the policy as part of ``input.entity.config`` (the entity's own
+    #: config wins on a clash), for entities whose config class does not carry them
+    config: dict[str, Any] = attrs.field(factory=dict)
 
     @classmethod
-    def for_package(cls, package: str, histories: tuple[HistoryRule, ...] = ()) -> PolicyBinding:
+    def for_package(
+        cls, package: str, histories: tuple[HistoryRule, ...] = (), config: dict[str, Any] | None = None
+    ) -> PolicyBinding:
         """A binding with the library's history conventions for ``package`` plus ``histories``."""
-        return cls(package=package, histories=LIBRARY_HISTORIES.get(package, ()) + histories)
+        return cls(package=package, histories=LIBRARY_HISTORIES.get(package, ()) + histories, config=config or {})
 
     @property
     def path(self) -> str:

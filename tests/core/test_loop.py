@@ -244,3 +244,17 @@ async def test_operator_invocation_goes_through_gates_and_journal() -> None:
     done = h.actions(effector="nudge")[0]
     assert done.status.value == "ok" and done.result == "nudged 3.0"
     assert c.calls == ["nudge(3.0)"]
+
+
+@pytest.mark.anyio
+async def test_binding_config_reaches_the_policy_under_the_entity_config() -> None:
+    policy = 'package cfg\nimport rego.v1\ndecision := {"remember": {"seen": input.entity.config}}\n'
+    c = cluster_with(1, target=7.0)
+    spec = ManagementSpec(
+        bindings=(PolicyBinding.for_package("cfg", config={"failover": {"x": 1}, "target": 99}),),
+        settings=ManagerSettings(interval=5),
+    )
+    async with managed(c, {"c": spec}, policies={"c.rego": policy}) as h:
+        await h.advance(6)
+    seen = h.runtime.knowledge.state("c").remembered["seen"]
+    assert seen["failover"] == {"x": 1} and seen["target"] == 7.0  # the entity's own config wins
