@@ -13,6 +13,7 @@ import anyio
 
 from autonomic.cli_client import register_client_commands
 from autonomic.errors import AutonomicError, BlueprintError, PolicyError
+from autonomic.simulate.cli import register as register_simulate
 
 __all__ = ["main"]
 
@@ -188,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("paths", nargs="+")
     c.set_defaults(fn=_cmd_policy_check)
     register_client_commands(sub)
+    register_simulate(sub)
     return p
 
 

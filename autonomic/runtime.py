@@ -39,6 +39,13 @@ __all__ = ["EntityFactory", "Runtime"]
 EntityFactory = Callable[[Mapping[str, Any], str], tuple[Entity, list[tuple[Entity, ManagementSpec]]]]
 
 
+def _leaf_errors(exc: BaseException) -> list[str]:
+    """The errors inside (nested) exception groups, as text."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [text for inner in exc.exceptions for text in _leaf_errors(inner)]
+    return [f"{type(exc).__name__}: {exc}"]
+
+
 async def _as_coroutine(fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:
     await fn(*args)
 
@@ -284,7 +291,7 @@ class Runtime:
             try:
                 await self.root.start()
             except Exception as exc:  # the tree is on fire; managers see it and act
-                self._log.error("start_failed", entity=self.root.id, error=f"{type(exc).__name__}: {exc}")
+                self._log.error("start_failed", entity=self.root.id, errors=_leaf_errors(exc))
         if leftovers:
             await self.recover(leftovers)
 

@@ -295,7 +295,8 @@ class HAProxyEntity(Entity, type_name="haproxy"):
         super().__init__(name, config, depends_on=depends_on)
         self._process: anyio.abc.Process | None = None
         self._worker_pid: int | None = None
-        self._run_dir: Path | None = Path(self.config.run_dir) if self.config.run_dir is not None else None
+        # Absolute: the stats socket path goes into the config, where a relative one is misread.
+        self._run_dir: Path | None = Path(self.config.run_dir).resolve() if self.config.run_dir is not None else None
         self._own_run_dir = False
         self._stopping = False
 

@@ -422,6 +422,8 @@ class PostgresEntity(Entity, type_name="postgres"):
         user = self._os_user()
         groups = set(os.getgrouplist(user.pw_name, user.pw_gid))
         for folder in reversed(self.data_dir.parents):
+            if not folder.exists():
+                break  # created later with the data directory, open to the user
             st = folder.stat()
             if st.st_uid == user.pw_uid:
                 ok = bool(st.st_mode & 0o100)
@@ -532,8 +534,10 @@ class PostgresEntity(Entity, type_name="postgres"):
     def _file_role(self) -> str:
         if self.fence_path.exists():
             return "fenced"
-        if self._initialized():
+        if self._initialized() and self.lifecycle.actual is not Lifecycle.STARTING:
             return "standby" if (self.data_dir / "standby.signal").exists() else "primary"
+        # Starting: a base backup copies PG_VERSION before standby.signal exists, so the
+        # files would say "primary" for a moment; the configured role is the truth until then.
         return str(self.config.role)
 
     # -- connections ---------------------------------------------------------------------

@@ -212,6 +212,7 @@ class PostgresStore:
 
     async def last_ids(self) -> tuple[int, int]:
         """Highest sequence numbers used."""
-        r = await (await self._exec("SELECT id FROM autonomic_rounds ORDER BY seq DESC LIMIT 1", ())).fetchone()
-        a = await (await self._exec("SELECT id FROM autonomic_actions ORDER BY seq DESC LIMIT 1", ())).fetchone()
-        return (id_number(r[0]) if r else 0, id_number(a[0]) if a else 0)
+        # Not the last row: rounds are journaled when they end (see SQLiteStore.last_ids).
+        r = await (await self._exec("SELECT max(id) FROM autonomic_rounds", ())).fetchone()
+        a = await (await self._exec("SELECT max(id) FROM autonomic_actions", ())).fetchone()
+        return (id_number(r[0]) if r and r[0] else 0, id_number(a[0]) if a and a[0] else 0)

@@ -208,6 +208,8 @@ class SQLiteStore:
 
     async def last_ids(self) -> tuple[int, int]:
         """Highest sequence numbers used."""
-        r = self._conn.execute("SELECT id FROM rounds ORDER BY seq DESC LIMIT 1").fetchone()
-        a = self._conn.execute("SELECT id FROM actions ORDER BY seq DESC LIMIT 1").fetchone()
-        return (id_number(r[0]) if r else 0, id_number(a[0]) if a else 0)
+        # Rounds get their id when they start and are journaled when they end, so the last
+        # row is not the highest id; ids are fixed-width, so the greatest string is the highest.
+        r = self._conn.execute("SELECT max(id) FROM rounds").fetchone()
+        a = self._conn.execute("SELECT max(id) FROM actions").fetchone()
+        return (id_number(r[0]) if r and r[0] else 0, id_number(a[0]) if a and a[0] else 0)

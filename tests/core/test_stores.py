@@ -163,3 +163,16 @@ decision := {"remember": {"rounds": object.get(input.knowledge.remembered, "roun
     state = await s.load_state("c")
     assert state["remembered"]["rounds"] == len(rounds)  # the count carried across the restart
     await s.close()
+
+
+@pytest.mark.anyio
+async def test_last_ids_are_the_highest_not_the_last_journaled(tmp_path: Path) -> None:
+    # A long round started first (lower id) may be journaled after a later one.
+    for store in (MemoryStore(), SQLiteStore(tmp_path / "ids.db")):
+        await store.open()
+        await store.append_round(round_(7))
+        await store.append_round(round_(3))
+        await store.begin_action(action(9))
+        await store.begin_action(action(2))
+        assert await store.last_ids() == (7, 9)
+        await store.close()
