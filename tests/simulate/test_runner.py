@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import yaml
@@ -57,12 +59,35 @@ async def test_the_brownout_policy_pulls_both_levers() -> None:
     assert s.periods_goal_missed <= 2
 
 
+T = TypeVar("T")
+
+
+def in_fresh_thread(fn: Callable[[], T]) -> T:
+    """Run ``fn`` on a new thread: the anyio pytest plugin may keep an event loop running on
+    this one (for session-scoped async fixtures), and ``anyio.run`` refuses to nest in it."""
+    out: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            out["value"] = fn()
+        except BaseException as exc:  # re-raised on the test's thread
+            out["error"] = exc
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    value: T = out["value"]
+    return value
+
+
 def test_a_blueprint_without_a_simulated_service_is_refused() -> None:
     import anyio
 
     bp = parse_blueprint("name: x\nentity:\n  name: x\n")
     with pytest.raises(SimulationError, match="no simulated service"):
-        anyio.run(lambda: simulate(bp, SHORT, trace_label="t"))
+        in_fresh_thread(lambda: anyio.run(lambda: simulate(bp, SHORT, trace_label="t")))
 
 
 def test_period_utilities_follow_swims_shape() -> None:
@@ -116,7 +141,7 @@ def test_the_105_minute_trace_of_140k_requests(capsys: pytest.CaptureFixture[str
     assert 135_000 < len(trace.values) < 145_000
     bp = load_blueprint(BLUEPRINT)
     started = time.perf_counter()
-    run = anyio.run(lambda: simulate(bp, trace, trace_label="diurnal-105m", seed=1))
+    run = in_fresh_thread(lambda: anyio.run(lambda: simulate(bp, trace, trace_label="diurnal-105m", seed=1)))
     wall = time.perf_counter() - started
     s = run.summary.services[0]
     assert s.requests == len(trace.values)
@@ -136,7 +161,7 @@ def _cli(argv: list[str]) -> int:
     if "simulate" not in sub.choices:
         register(sub)
     args = parser.parse_args(argv)
-    code: int = args.fn(args)
+    code: int = in_fresh_thread(lambda: args.fn(args))
     return code
 
 
