@@ -16,6 +16,7 @@ import attrs
 from autonomic.errors import StoreError
 from autonomic.knowledge.memory import id_number
 from autonomic.knowledge.records import ActionRecord, ActionStatus, RoundRecord
+from autonomic.knowledge.sql import where_clause
 from autonomic.knowledge.store import JournalQuery
 
 __all__ = ["MIGRATIONS", "PostgresStore"]
@@ -150,27 +151,9 @@ class PostgresStore:
             (record.status.value, self._json(record.to_json()), record.id),
         )
 
-    @staticmethod
-    def _where(q: JournalQuery, entity_sql: str, time_col: str) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if q.entity is not None:
-            clauses.append(entity_sql)
-            params.extend([q.entity] * entity_sql.count("%s"))
-        if q.since is not None:
-            clauses.append(f"{time_col} >= %s")
-            params.append(q.since)
-        if q.until is not None:
-            clauses.append(f"{time_col} <= %s")
-            params.append(q.until)
-        if q.status is not None:
-            clauses.append("status = %s")
-            params.append(q.status.value)
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
-
     async def rounds(self, query: JournalQuery) -> list[RoundRecord]:
         """Matching rounds, newest first."""
-        where, params = self._where(query, "entity = %s", "started")
+        where, params = where_clause(query, ("entity",), "started", "%s")
         cur = await self._exec(
             f"SELECT doc FROM autonomic_rounds{where} ORDER BY seq DESC LIMIT %s", (*params, query.limit)
         )
@@ -178,7 +161,7 @@ class PostgresStore:
 
     async def actions(self, query: JournalQuery) -> list[ActionRecord]:
         """Matching actions, newest first."""
-        where, params = self._where(query, "(manager = %s OR target = %s)", "requested")
+        where, params = where_clause(query, ("manager", "target"), "requested", "%s")
         cur = await self._exec(
             f"SELECT doc FROM autonomic_actions{where} ORDER BY seq DESC LIMIT %s", (*params, query.limit)
         )

@@ -19,6 +19,7 @@ import attrs
 from autonomic.errors import StoreError
 from autonomic.knowledge.memory import id_number
 from autonomic.knowledge.records import ActionRecord, ActionStatus, RoundRecord
+from autonomic.knowledge.sql import where_clause
 from autonomic.knowledge.store import JournalQuery
 
 __all__ = ["MIGRATIONS", "SQLiteStore"]
@@ -150,33 +151,15 @@ class SQLiteStore:
             (record.status.value, json.dumps(record.to_json()), record.id),
         )
 
-    @staticmethod
-    def _where(q: JournalQuery, entity_sql: str, time_col: str) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if q.entity is not None:
-            clauses.append(entity_sql)
-            params.extend([q.entity] * entity_sql.count("?"))
-        if q.since is not None:
-            clauses.append(f"{time_col} >= ?")
-            params.append(q.since)
-        if q.until is not None:
-            clauses.append(f"{time_col} <= ?")
-            params.append(q.until)
-        if q.status is not None:
-            clauses.append("status = ?")
-            params.append(q.status.value)
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
-
     async def rounds(self, query: JournalQuery) -> list[RoundRecord]:
         """Matching rounds, newest first."""
-        where, params = self._where(query, "entity = ?", "started")
+        where, params = where_clause(query, ("entity",), "started", "?")
         rows = self._conn.execute(f"SELECT doc FROM rounds{where} ORDER BY seq DESC LIMIT ?", (*params, query.limit))
         return [RoundRecord.from_json(json.loads(r[0])) for r in rows]
 
     async def actions(self, query: JournalQuery) -> list[ActionRecord]:
         """Matching actions, newest first."""
-        where, params = self._where(query, "(manager = ? OR target = ?)", "requested")
+        where, params = where_clause(query, ("manager", "target"), "requested", "?")
         rows = self._conn.execute(f"SELECT doc FROM actions{where} ORDER BY seq DESC LIMIT ?", (*params, query.limit))
         return [ActionRecord.from_json(json.loads(r[0])) for r in rows]
 
