@@ -35,7 +35,10 @@ def make_engine(spec: EngineSpec, policies: PolicySet, clock: Clock, *, url: str
     """The policy engine a blueprint asks for (``url``: an OPA server the supervisor started)."""
     if spec.type == "embedded":
         return EmbeddedEngine(
-            policies, offload=spec.offload and not clock.is_virtual, timeout=spec.timeout, clock=clock,
+            policies,
+            offload=spec.offload and not clock.is_virtual,
+            timeout=spec.timeout,
+            clock=clock,
             max_threads=spec.threads,
         )
     if clock.is_virtual:
@@ -163,8 +166,15 @@ class Supervisor:
 
                 # Tokens, the authz policy and the port are checked before anything runs.
                 api = (
-                    build_context(runtime, self.metrics, tokens_file=bp.api.tokens_file, authz=bp.api.authz,
-                                  base_dir=bp.base_dir, max_body=bp.api.max_body, public_metrics=bp.api.public_metrics),
+                    build_context(
+                        runtime,
+                        self.metrics,
+                        tokens_file=bp.api.tokens_file,
+                        authz=bp.api.authz,
+                        base_dir=bp.base_dir,
+                        max_body=bp.api.max_body,
+                        public_metrics=bp.api.public_metrics,
+                    ),
                     bind_socket(bp.api.host, bp.api.port),
                 )
             async with anyio.create_task_group() as tg:
