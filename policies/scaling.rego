@@ -148,11 +148,13 @@ _all_valid_values(vs) if {
 # operands).
 # ---------------------------------------------------------------------------
 
-# Integers up to 2^53 over a power of two are float64 values already
-# (counts, products of counts and integral factors, the values _fl returns),
-# and so are exact integer quotients.
-_fl(n, d) := [n, d] if {
-	abs(n) <= 9007199254740992
+# Over a power of two (counts, and all the values _fl returns), rounding
+# the numerator to 53 bits is enough (the denominator only moves the
+# exponent); exact integer quotients are float64 values too.
+_fl(n, d) := [_round53(n), d] if {
+	bits.and(d, d - 1) == 0
+	n >= 0
+} else := [0 - _round53(0 - n), d] if {
 	bits.and(d, d - 1) == 0
 } else := [q, 1] if {
 	n % d == 0
@@ -519,9 +521,10 @@ _select(d) := s if {
 	s != null
 } else := "Max"
 
+# (Only read once the configuration is valid: given policies are valid.)
 _policies_up := p if {
 	p := object.get(_dirs.scaleUp, "policies", null)
-	_policies_ok(p)
+	p != null
 } else := [
 	{"type": "Pods", "value": 4, "periodSeconds": 15},
 	{"type": "Percent", "value": 100, "periodSeconds": 15},
@@ -529,7 +532,7 @@ _policies_up := p if {
 
 _policies_down := p if {
 	p := object.get(_dirs.scaleDown, "policies", null)
-	_policies_ok(p)
+	p != null
 } else := [{"type": "Percent", "value": 100, "periodSeconds": 15}]
 
 _valid_policy(p) if {
@@ -593,16 +596,24 @@ _dir_ok(raw) if {
 	_policies_ok_or_null(object.get(raw, "policies", null))
 }
 
+# (_window_ok and _policies_ok, inline.)
 _window_ok_or_null(w) if {
 	w == null
 } else if {
-	_window_ok(w)
+	is_number(w)
+	w >= 0
+	w <= 3600
+	floor(w) == w
 }
 
 _policies_ok_or_null(p) if {
 	p == null
 } else if {
-	_policies_ok(p)
+	is_array(p)
+	count(p) > 0
+	every x in p {
+		_valid_policy(x)
+	}
 }
 
 _misconfigured if not _config_ok
@@ -1374,9 +1385,15 @@ _LIMIT_REASONS := {
 # The usual case first: no symptom when the metrics were read, all valid,
 # and the reason is not a limit nor an inactive state.
 _symptoms := [] if {
-	_invalid_count == 0
 	not _outcome.reason in _SYMPTOM_REASONS
-} else := array.concat(array.concat(_symptoms_misconfigured, _symptoms_invalid), _symptoms_reason)
+	_invalid_count == 0
+} else := [{
+	"name": "misconfigured",
+	"severity": "warning",
+	"detail": {"problems": sort([p | some p in _problem])},
+}] if {
+	_misconfigured
+} else := array.concat(_symptoms_invalid, _reason_symptoms(_outcome))
 
 # The reasons that come with a symptom.
 # (_LIMIT_REASONS, _METRICLESS_REASONS and the inactive ones.)
@@ -1386,14 +1403,6 @@ _SYMPTOM_REASONS := {
 	"scale-down disabled", "current above max_replicas", "current below min_replicas",
 	"misconfigured", "scaling disabled", "no valid metrics", "invalid metric blocks scale-down",
 }
-
-_symptoms_misconfigured := [{
-	"name": "misconfigured",
-	"severity": "warning",
-	"detail": {"problems": sort([p | some p in _problem])},
-}] if {
-	_misconfigured
-} else := []
 
 # One per invalid metric, unless the metrics were not looked at.
 _symptoms_invalid := [{
@@ -1412,8 +1421,6 @@ _symptoms_invalid := [{
 _METRICLESS_REASONS := {"misconfigured", "scaling disabled", "current above max_replicas", "current below min_replicas"}
 
 # The symptom of the reason, if any (scaling_limited or scaling_inactive).
-_symptoms_reason := _reason_symptoms(_outcome)
-
 _reason_symptoms(o) := [{
 	"name": "scaling_limited",
 	"severity": "info",

@@ -1878,3 +1878,95 @@ test_behavior_tolerance_overrides_tolerance if {
 	d := scaling.decision with input as _input(object.union(cfg, {"behavior": {"scaleDown": {"tolerance": "5%"}}}), {"replicas": 10}, [], [], [])
 	d.reason == "misconfigured"
 }
+
+# The usual case and the general case of the same computation (the policy
+# takes shortcuts for them; the results must not depend on which is taken)
+
+_long_recs := array.concat(
+	[{"replicas": 20, "time": _now - 301}, {"replicas": 9, "time": _now - 300}],
+	[{"replicas": 4, "time": _now - t} | some t in numbers.range(10, 100)],
+)
+
+_garbage_recs := [
+	{"replicas": "x", "time": _now}, {"replicas": 50, "time": "now"}, {"replicas": 2.5, "time": _now},
+	{"replicas": 50}, 7, null, {"replicas": 50, "time": null},
+]
+
+test_long_history_windows if {
+	# a history of more than 8 clean entries, and the same with unusable entries
+	count(_long_recs) > 8
+	_long_history_windows(_long_recs)
+	_long_history_windows(array.concat(_long_recs, _garbage_recs))
+}
+
+# The legacy window includes its cutoff (9 at now - 300), behavior's excludes it.
+_long_history_windows(recs) if {
+	d := scaling.decision with input as _pre_in(10, 3, 1, 100, {}, recs, [])
+	d.desired_replicas == 9
+	d.reason == "scale-down stabilized"
+	beh := {"behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}}}
+	scaling.stabilized_recommendation == 4 with input as _pre_in(10, 3, 1, 100, beh, recs, [])
+}
+
+test_usual_and_other_tolerances_are_float64 if {
+	# 0.2: 1 + 0.2 == 1.2 and 1 - 0.2 == 0.8 in float64, bounds included
+	c20 := object.union(_cfg(1, 100, [_util(100)]), {"tolerance": {"scale_up": 0.2, "scale_down": 0.2}})
+	up20 := scaling.recommendations[0] with input as _input(c20, {"replicas": 10}, _cpu_pods(_n(1200, 10), _n(1000, 10), _ready(10), _running(10)), [], [])
+	up20.replicas == 10
+	out20 := scaling.recommendations[0] with input as _input(c20, {"replicas": 10}, _cpu_pods(_n(1210, 10), _n(1000, 10), _ready(10), _running(10)), [], [])
+	out20.replicas == 13
+	down20 := scaling.recommendations[0] with input as _input(c20, {"replicas": 10}, _cpu_pods(_n(800, 10), _n(1000, 10), _ready(10), _running(10)), [], [])
+	down20.replicas == 10
+	low20 := scaling.recommendations[0] with input as _input(c20, {"replicas": 10}, _cpu_pods(_n(790, 10), _n(1000, 10), _ready(10), _running(10)), [], [])
+	low20.replicas == 8
+
+	# 0.07: 1 + 0.07 == 1.07, 1 - 0.07 == 0.9299999999999999 in float64
+	c7 := object.union(_cfg(1, 100, [_util(100)]), {"tolerance": {"scale_up": 0.07, "scale_down": 0.07}})
+	up7 := scaling.recommendations[0] with input as _input(c7, {"replicas": 10}, _cpu_pods(_n(1070, 10), _n(1000, 10), _ready(10), _running(10)), [], [])
+	up7.replicas == 10
+	out7 := scaling.recommendations[0] with input as _input(c7, {"replicas": 10}, _cpu_pods(_n(1080, 10), _n(1000, 10), _ready(10), _running(10)), [], [])
+	out7.replicas == 11
+	down7 := scaling.recommendations[0] with input as _input(c7, {"replicas": 10}, _cpu_pods(_n(930, 10), _n(1000, 10), _ready(10), _running(10)), [], [])
+	down7.replicas == 10
+	down7.utilization == 93
+}
+
+test_f64_legacy_factor_not_dyadic if {
+	# int32(max(1.3 * 10, 4)) == 13; int32(max(1.3 * 3, 4)) == int32(max(3.9000000000000004, 4)) == 4
+	d1 := scaling.decision with input as _pre_in(10, 100, 1, 100, {"scale_up_limit_factor": 1.3}, [], [])
+	d1.desired_replicas == 13
+	d1.reason == "limited by scale-up limit"
+	d2 := scaling.decision with input as _pre_in(3, 100, 1, 100, {"scale_up_limit_factor": 1.3}, [], [])
+	d2.desired_replicas == 4
+}
+
+test_equal_and_unequal_requests if {
+	same := scaling.recommendations[0] with input as _rc_cpu(3, 50, [0.3, 0.3, 0.3], [0.5, 0.5, 0.5], _ready(3), _running(3))
+	mixed := scaling.recommendations[0] with input as _rc_cpu(3, 50, [0.3, 0.3, 0.3], [0.25, 0.5, 0.75], _ready(3), _running(3))
+	same.utilization == 60
+	mixed.utilization == 60
+	same.replicas == 4
+	mixed.replicas == 4
+}
+
+test_members_that_are_not_objects if {
+	# counted as running members without readiness or values
+	classes := scaling.member_classes[0] with input as _input(
+		_basic_cfg, {"replicas": 2}, [
+			_pod(0, _R, true, {"cpu": 0.5, "cpu_req": 1}), 7, null,
+		],
+		[], [],
+	)
+	classes == [{"id": "shop/web/p0", "class": "ready"}, {"id": "#1", "class": "missing"}, {"id": "#2", "class": "missing"}]
+}
+
+test_tolerance_general_path_is_exact if {
+	# a tolerance without a precomputed band: 1.07 is inside, 1.0700000005 outside
+	cfg := object.union(_cfg(0, 1000, [_util(2000000000)]), {"tolerance": {"scale_up": 0.07}})
+	edge := scaling.recommendations[0] with input as _input(cfg, {"replicas": 1}, _cpu_pods([21400000], [1], _ready(1), _running(1)), [], [])
+	edge.utilization == 2140000000
+	edge.replicas == 1
+	above := scaling.recommendations[0] with input as _input(cfg, {"replicas": 1}, _cpu_pods([21400000.01], [1], _ready(1), _running(1)), [], [])
+	above.utilization == 2140000001
+	above.replicas == 2
+}
