@@ -28,7 +28,7 @@ from autonomic.policy.embedded import EmbeddedEngine
 from autonomic.policy.engine import PolicyEngine, PolicySet
 from autonomic.runtime import Runtime
 
-__all__ = ["Supervisor", "make_engine", "make_store"]
+__all__ = ["Supervisor", "build_runtime", "make_engine", "make_store"]
 
 
 def make_engine(spec: EngineSpec, policies: PolicySet, clock: Clock, *, url: str | None = None) -> PolicyEngine:
@@ -52,6 +52,22 @@ def make_engine(spec: EngineSpec, policies: PolicySet, clock: Clock, *, url: str
     if target is None:
         raise BlueprintError(["engine: type opa needs 'url', or a supervisor that starts OPA"])
     return OPAEngine(policies, target, timeout=spec.timeout)
+
+
+def build_runtime(
+    bp: Blueprint, knowledge: Knowledge, clock: Clock, *, engine: PolicyEngine | None = None, **options: Any
+) -> Runtime:
+    """A fresh tree from the blueprint with its managers, ready to run (``options`` go to Runtime)."""
+    root, managed = bp.build()
+    return Runtime(
+        root,
+        engine or make_engine(bp.engine, bp.policies, clock),
+        knowledge,
+        clock,
+        management={e.id: spec for e, spec in managed},
+        factory=bp.factory,
+        **options,
+    )
 
 
 def make_store(spec: StoreSpec, base_dir: Path) -> KnowledgeStore:
@@ -134,27 +150,25 @@ class Supervisor:
         bp = self.blueprint
         store = self.store or make_store(bp.store, bp.base_dir)
         knowledge = Knowledge(store, self.clock)
-        root, managed = bp.build()
+        runtime = build_runtime(
+            bp,
+            knowledge,
+            self.clock,
+            engine=engine,
+            metrics=self.metrics,
+            restore_state=True,
+            drain_timeout=bp.supervisor.drain_timeout,
+        )
+        root = runtime.root
         await engine.open()  # compile errors now, not in the first round
         await knowledge.open()
         try:
-            runtime = Runtime(
-                root,
-                engine,
-                knowledge,
-                self.clock,
-                management={e.id: spec for e, spec in managed},
-                metrics=self.metrics,
-                factory=bp.factory,
-                restore_state=True,
-                drain_timeout=bp.supervisor.drain_timeout,
-            )
             self.runtime = runtime
             self.log.info(
                 "supervisor_start",
                 blueprint=bp.file,
                 entities=sum(1 for _ in root.walk()),
-                managers=len(managed),
+                managers=len(runtime.management),
                 engine=engine.name,
                 policy_version=engine.version,
                 store=type(store).__name__,

@@ -28,8 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from autonomic.blueprint import parse_blueprint
 from autonomic.clock import SystemClock
 from autonomic.knowledge import Knowledge, MemoryStore
-from autonomic.runtime import Runtime
-from autonomic.supervisor import make_engine
+from autonomic.supervisor import build_runtime
 from benchmarks._common import machine, percentile, table
 
 BLUEPRINT = f"""
@@ -86,15 +85,8 @@ async def repairs(runs: int) -> list[float]:
     clock = SystemClock()
     kn = Knowledge(MemoryStore(), clock)
     await kn.open()
-    root, managed = bp.build()
-    rt = Runtime(
-        root,
-        make_engine(bp.engine, bp.policies, clock),
-        kn,
-        clock,
-        management={e.id: s for e, s in managed},
-        factory=bp.factory,
-    )
+    rt = build_runtime(bp, kn, clock)
+    root = rt.root
     out = []
     async with rt.running():
         with anyio.fail_after(60):

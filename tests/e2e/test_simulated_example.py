@@ -13,8 +13,7 @@ from autonomic.blueprint import load_blueprint
 from autonomic.clock import VirtualClock
 from autonomic.knowledge import Knowledge, MemoryStore
 from autonomic.lifecycle import Lifecycle
-from autonomic.runtime import Runtime
-from autonomic.supervisor import make_engine
+from autonomic.supervisor import build_runtime
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "simulated" / "blueprint.yaml"
 
@@ -26,15 +25,8 @@ async def test_ten_minutes_of_the_example_scale_out_in_and_repair() -> None:
     store = MemoryStore()
     knowledge = Knowledge(store, clock)
     await knowledge.open()
-    root, managed = bp.build()
-    rt = Runtime(
-        root,
-        make_engine(bp.engine, bp.policies, clock),
-        knowledge,
-        clock,
-        management={e.id: s for e, s in managed},
-        factory=bp.factory,
-    )
+    rt = build_runtime(bp, knowledge, clock)
+    root = rt.root
     web = root.find("shop/web")
     assert web is not None
     sizes: list[int] = []
@@ -114,15 +106,7 @@ async def test_the_live_view_shows_tree_sensors_and_decisions() -> None:
     clock = VirtualClock()
     knowledge = Knowledge(MemoryStore(), clock)
     await knowledge.open()
-    root, managed = bp.build()
-    rt = Runtime(
-        root,
-        make_engine(bp.engine, bp.policies, clock),
-        knowledge,
-        clock,
-        management={e.id: s for e, s in managed},
-        factory=bp.factory,
-    )
+    rt = build_runtime(bp, knowledge, clock)
     async with rt.running():
         await clock.run(0.5)
         starting = render(rt, color=False)
